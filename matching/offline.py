@@ -1,0 +1,226 @@
+"""Offline solves of a matching instance: exact, relaxed and greedy."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+import numpy as np
+
+from matching._bipartite import bipartite_edges
+from matching._cpsat import solve_cpsat
+from matching._greedy import GREEDY_KEYS, greedy_edges
+from matching._mathopt import LP_SOLVERS, MIP_SOLVERS, solve_mathopt
+from matching.model import Instance
+from matching.result import MatchingResult, Status, integral_result
+
+__all__ = ["METHODS", "solve"]
+
+#: Methods accepted by :func:`solve`.
+METHODS = ("auto", "cpsat", "mip", "lp", "bipartite", "greedy")
+
+_OPTIONS = {
+    "auto": set(),
+    "cpsat": {"hint"},
+    "mip": {"solver"},
+    "lp": {"solver"},
+    "bipartite": set(),
+    "greedy": {"key"},
+}
+
+
+def _check_arguments(
+    instance: Instance,
+    method: str,
+    time_limit: float | None,
+    seed: int,
+    threads: int | None,
+    options: dict[str, Any],
+) -> None:
+    if not isinstance(instance, Instance):
+        raise TypeError(f"instance must be a matching.Instance, got {type(instance).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    if time_limit is not None and not (np.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
+    if threads is not None and (
+        isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1
+    ):
+        raise ValueError(f"threads must be a positive int, got {threads!r}")
+    unknown = set(options) - _OPTIONS[method]
+    if unknown:
+        allowed = sorted(_OPTIONS[method]) or "none"
+        raise TypeError(
+            f"method {method!r} takes no option(s) {sorted(unknown)}; its options: {allowed}"
+        )
+    if method == "greedy" and options.get("key", "weight") not in GREEDY_KEYS:
+        raise ValueError(f"greedy key must be one of {GREEDY_KEYS}, got {options['key']!r}")
+    if method in ("mip", "lp"):
+        table = LP_SOLVERS if method == "lp" else MIP_SOLVERS
+        default = "glop" if method == "lp" else "highs"
+        if options.get("solver", default) not in table:
+            raise ValueError(
+                f"unknown {method} solver {options['solver']!r}; choose one of {sorted(table)}"
+            )
+    if method == "bipartite" and not instance.is_bipartite:
+        raise ValueError(
+            "method 'bipartite' needs singleton groups and unit loads and capacities; "
+            "use 'cpsat' or 'auto'"
+        )
+
+
+def solve(
+    instance: Instance,
+    method: str = "auto",
+    *,
+    time_limit: float | None = None,
+    seed: int = 0,
+    threads: int | None = None,
+    log: bool = False,
+    **options: Any,
+) -> MatchingResult:
+    """Find a maximum-weight matching of a tripartite instance.
+
+    Maximises ``sum(w[e] * x[e])`` subject to every request lying in at most one chosen
+    group and every resource's chosen loads summing to at most its capacity.
+
+    Parameters
+    ----------
+    instance : Instance
+        The instance; it was validated when it was built.
+    method : {"auto", "cpsat", "mip", "lp", "bipartite", "greedy"}, default "auto"
+        - ``"cpsat"``: the integer program with OR-Tools CP-SAT. Loads and capacities
+          must become integers when scaled by ``10**d`` (``d <= 6``). Weights are scaled
+          to integers exactly when they are such decimals and to a resolution of
+          ``2**-40`` of the largest weight otherwise; the bound then includes the
+          rounding (``stats["weight_rounding_slack"]``) so it stays valid.
+          Option ``hint`` (default True) seeds the search with the greedy matching.
+        - ``"mip"``: the integer program through OR-Tools MathOpt; option ``solver``:
+          ``"highs"`` (default), ``"scip"`` or ``"cpsat"``.
+        - ``"lp"``: the LP relaxation through MathOpt; option ``solver``: ``"glop"``
+          (default), ``"pdlp"`` or ``"highs"``. Returns the fractional ``x`` and the
+          dual prices of requests and resources.
+        - ``"bipartite"``: singleton groups, unit loads and capacities, solved with
+          :func:`scipy.optimize.linear_sum_assignment` (dense) or
+          :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` (sparse).
+        - ``"greedy"``: edges by decreasing weight (option ``key="weight"``) or weight
+          per unit load (``key="density"``); at least ``1/(k+1)`` of the optimum for
+          unit loads and groups of at most ``k`` requests. No bound is proven.
+        - ``"auto"``: ``"bipartite"`` when it applies, else ``"cpsat"``.
+    time_limit : float, optional
+        Seconds for ``cpsat``, ``mip`` and ``lp``. On the limit the best matching found
+        is returned with status ``"time-limit"`` and the proven bound. The polynomial
+        methods ``bipartite`` and ``greedy`` always run to completion.
+    seed : int, default 0
+        Random seed passed to the solver.
+    threads : int, optional
+        Worker threads for the solver (solver default when None).
+    log : bool, default False
+        Print the solver's log.
+    **options
+        Method-specific options listed above.
+
+    Returns
+    -------
+    MatchingResult
+        Chosen edges, value, bound, gap, status, time; ``result.check(instance)``
+        re-verifies it.
+
+    Raises
+    ------
+    ValueError, TypeError
+        On an unknown method or option, a bad argument, or data that the chosen method
+        cannot take (for example fractional loads with ``"cpsat"``), before any solver
+        runs.
+
+    Examples
+    --------
+    >>> import matching
+    >>> inst = matching.Instance(
+    ...     groups=[[0, 1], [1], [2]],
+    ...     edges=[(0, 0, 2.0), (0, 1, 1.0), (1, 2, 1.0)],
+    ...     capacity=[1, 1],
+    ... )
+    >>> res = matching.solve(inst)
+    >>> res.status.value, res.value, res.assignment.tolist()
+    ('optimal', 3.0, [[0, 0], [1, 2]])
+    >>> lp = matching.solve(inst, "lp")
+    >>> float(lp.value), lp.request_prices.tolist()
+    (3.0, [...])
+    >>> matching.solve(inst, "greedy").value
+    3.0
+    """
+    _check_arguments(instance, method, time_limit, seed, threads, options)
+    start = time.perf_counter()
+    if method == "auto":
+        method = "bipartite" if instance.is_bipartite else "cpsat"
+    if method == "cpsat":
+        out = solve_cpsat(
+            instance, time_limit=time_limit, seed=int(seed), threads=threads, log=log,
+            hint=bool(options.get("hint", True)),
+        )
+        result = integral_result(
+            instance, out.edges, bound=out.bound, status=out.status, method=method,
+            stats=out.stats,
+        )
+    elif method in ("mip", "lp"):
+        result = _solve_mathopt(instance, method, time_limit, int(seed), threads, log, options)
+    elif method == "bipartite":
+        edges = bipartite_edges(instance)
+        value = float(instance.edge_weight[edges].sum())
+        result = integral_result(
+            instance, edges, bound=value, status=Status.OPTIMAL, method=method,
+            stats={"solver": "scipy"},
+        )
+    else:
+        key = options.get("key", "weight")
+        result = integral_result(
+            instance, greedy_edges(instance, key), bound=float("inf"), status=Status.FEASIBLE,
+            method=method, stats={"solver": "greedy", "key": key},
+        )
+    return _with_time(result, time.perf_counter() - start)
+
+
+def _solve_mathopt(
+    instance: Instance,
+    method: str,
+    time_limit: float | None,
+    seed: int,
+    threads: int | None,
+    log: bool,
+    options: dict[str, Any],
+) -> MatchingResult:
+    relax = method == "lp"
+    solver = options.get("solver", "glop" if relax else "highs")
+    out = solve_mathopt(
+        instance, relax=relax, solver=solver, time_limit=time_limit, seed=seed,
+        threads=threads, log=log,
+    )
+    if not relax:
+        return integral_result(
+            instance, np.flatnonzero(out.x > 0.5), bound=out.bound, status=out.status,
+            method=method, stats=out.stats,
+        )
+    x = out.x
+    edges = np.flatnonzero(x > 1e-9)
+    value = float(instance.edge_weight @ x)
+    bound = out.bound if out.status is not Status.OPTIMAL else max(out.bound, value)
+    return MatchingResult(
+        edges=edges,
+        x=x,
+        value=value,
+        bound=bound,
+        status=out.status,
+        method=method,
+        wall_time=0.0,
+        request_prices=out.request_prices,
+        resource_prices=out.resource_prices,
+        stats=out.stats,
+    )
+
+
+def _with_time(result: MatchingResult, seconds: float) -> MatchingResult:
+    return dataclasses.replace(result, wall_time=seconds)

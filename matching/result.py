@@ -1,0 +1,215 @@
+"""The one result object of every solve, with an independent feasibility check."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from matching.model import Instance
+
+__all__ = ["InfeasibleMatchingError", "MatchingResult", "Status"]
+
+
+class Status(str, enum.Enum):
+    """How a solve ended.
+
+    ``OPTIMAL``: proven optimal (``bound`` equals ``value`` up to the stated tolerance).
+    ``FEASIBLE``: a valid matching without a proof of optimality (heuristics).
+    ``TIME_LIMIT``: the time limit stopped the solver; the best matching found and the
+    proven bound are returned.
+    ``INFEASIBLE_INPUT``: the solver rejected the model (never expected: the empty
+    matching is always feasible, so this signals a numerical failure of the backend).
+    """
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    TIME_LIMIT = "time-limit"
+    INFEASIBLE_INPUT = "infeasible-input"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class InfeasibleMatchingError(ValueError):
+    """A result violates a constraint of its instance; the message names which."""
+
+
+@dataclass(frozen=True, eq=False)
+class MatchingResult:
+    """Outcome of :func:`matching.solve`.
+
+    Attributes
+    ----------
+    edges : ndarray of int
+        Indices of the chosen edges, ascending. For ``method="lp"``, the support of the
+        fractional solution ``x``.
+    x : ndarray of float
+        Value of every edge variable: 0/1 for a matching, fractional for the LP.
+    value : float
+        Objective ``sum(weight[e] * x[e])``, recomputed in float64 from the instance.
+    bound : float
+        Proven upper bound on the optimum (``inf`` when the method proves none).
+    status : Status
+    method : str
+        The method that ran (``"auto"`` is resolved to the method it chose).
+    wall_time : float
+        Seconds spent in :func:`matching.solve`, model building included.
+    request_prices, resource_prices : ndarray or None
+        LP dual values of the request and resource constraints (``method="lp"``).
+    stats : dict
+        Backend details: solver name, build and solve seconds, weight scaling, ...
+    """
+
+    edges: np.ndarray
+    x: np.ndarray
+    value: float
+    bound: float
+    status: Status
+    method: str
+    wall_time: float
+    request_prices: np.ndarray | None = None
+    resource_prices: np.ndarray | None = None
+    stats: dict[str, Any] = field(default_factory=dict)
+    _resources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+    _groups: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+
+    @property
+    def fractional(self) -> bool:
+        """True for relaxed (LP) results whose ``x`` may be fractional."""
+        return self.method == "lp"
+
+    @property
+    def assignment(self) -> np.ndarray:
+        """Chosen ``(resource, group)`` pairs, one row per chosen edge."""
+        return np.column_stack([self._resources, self._groups]).astype(np.int64)
+
+    @property
+    def gap(self) -> float:
+        """Relative gap ``(bound - value) / max(1, |bound|)``; 0 when proven optimal."""
+        if not np.isfinite(self.bound):
+            return float("inf")
+        return max(0.0, (self.bound - self.value) / max(1.0, abs(self.bound)))
+
+    def __repr__(self) -> str:
+        return (
+            f"MatchingResult(status={self.status.value!r}, method={self.method!r}, "
+            f"value={self.value:.6g}, bound={self.bound:.6g}, gap={self.gap:.3g}, "
+            f"n_chosen={self.edges.size}, wall_time={self.wall_time:.3g}s)"
+        )
+
+    def check(self, instance: Instance, *, tol: float = 1e-9) -> bool:
+        """Re-verify every constraint of ``instance`` for this result.
+
+        Checks, independently of the solver: edge ids in range and distinct; the
+        assignment matches the edges; ``x`` is 0/1 on exactly the chosen edges (or
+        within [0, 1] for the LP); every request is covered at most once; every
+        resource's load is within capacity; ``value`` equals the weights of ``x``; and
+        ``bound >= value``.
+
+        Parameters
+        ----------
+        instance : Instance
+            The instance that was solved.
+        tol : float, default 1e-9
+            Absolute slack allowed on each inequality (scaled by the capacity for loads).
+
+        Returns
+        -------
+        bool
+            True; a violation raises instead.
+
+        Raises
+        ------
+        InfeasibleMatchingError
+            Naming the first violated constraint.
+
+        Examples
+        --------
+        >>> import matching
+        >>> inst = matching.Instance([[0, 1], [1], [2]], [(0, 0, 2.0), (0, 1, 1.0), (1, 2, 1.0)])
+        >>> matching.solve(inst).check(inst)
+        True
+        """
+        fail = InfeasibleMatchingError
+        n_e = instance.n_edges
+        edges = np.asarray(self.edges)
+        if edges.size and (edges.min() < 0 or edges.max() >= n_e):
+            raise fail(f"edge index out of range 0..{n_e - 1}: {edges.min()}..{edges.max()}")
+        if np.unique(edges).size != edges.size:
+            raise fail("an edge is chosen twice")
+        x = np.asarray(self.x, dtype=np.float64)
+        if x.shape != (n_e,):
+            raise fail(f"x has shape {x.shape}, expected ({n_e},)")
+        if not np.isfinite(x).all() or (x < -tol).any() or (x > 1 + tol).any():
+            e = int(np.flatnonzero(~(np.abs(x - 0.5) <= 0.5 + tol))[0])
+            raise fail(f"x[{e}] = {x[e]!r} is outside [0, 1]")
+        if self.fractional:
+            support = np.flatnonzero(x > tol)
+            if not np.array_equal(np.sort(edges), support):
+                raise fail("edges must list the support of x for an LP result")
+        else:
+            chosen = np.zeros(n_e, dtype=bool)
+            chosen[edges] = True
+            if not np.array_equal(x, chosen.astype(np.float64)):
+                e = int(np.flatnonzero(x != chosen)[0])
+                raise fail(f"x[{e}] = {x[e]!r} disagrees with the chosen edges")
+            pairs = np.column_stack([instance.edge_resource[edges], instance.edge_group[edges]])
+            if not np.array_equal(self.assignment.reshape(-1, 2), pairs):
+                raise fail("assignment does not match the chosen edges")
+        served = instance.request_edges @ x
+        over = np.flatnonzero(served > 1 + tol)
+        if over.size:
+            q = int(over[0])
+            cover = instance.request_edges.indices[
+                instance.request_edges.indptr[q] : instance.request_edges.indptr[q + 1]
+            ]
+            used = [int(e) for e in cover if x[e] > tol]
+            raise fail(f"request {q} is served {served[q]:.6g} times (edges {used})")
+        load = np.bincount(
+            instance.edge_resource, weights=instance.edge_load * x, minlength=instance.n_resources
+        )
+        over = np.flatnonzero(load > instance.capacity + tol * np.maximum(1.0, instance.capacity))
+        if over.size:
+            r = int(over[0])
+            raise fail(
+                f"resource {r} carries load {load[r]:.9g} over its capacity "
+                f"{instance.capacity[r]:.9g}"
+            )
+        value = float(instance.edge_weight @ x)
+        scale = max(1.0, abs(value))
+        if abs(value - self.value) > tol * scale * 10:
+            raise fail(f"value {self.value!r} differs from the weight of x, {value!r}")
+        if self.bound < self.value - tol * scale * 10:
+            raise fail(f"bound {self.bound!r} is below value {self.value!r}")
+        return True
+
+
+def integral_result(
+    instance: Instance,
+    edges: np.ndarray,
+    *,
+    bound: float,
+    status: Status,
+    method: str,
+    stats: dict[str, Any],
+) -> MatchingResult:
+    """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal)."""
+    edges = np.sort(np.asarray(edges, dtype=np.int64))
+    x = np.zeros(instance.n_edges)
+    x[edges] = 1.0
+    value = float(instance.edge_weight[edges].sum())
+    return MatchingResult(
+        edges=edges,
+        x=x,
+        value=value,
+        bound=max(bound, value) if status is Status.OPTIMAL else bound,
+        status=status,
+        method=method,
+        wall_time=0.0,
+        stats=stats,
+        _resources=instance.edge_resource[edges],
+        _groups=instance.edge_group[edges],
+    )
