@@ -121,7 +121,7 @@ def solve_mathopt(
         params.time_limit = datetime.timedelta(seconds=float(time_limit))
     if threads is not None:
         params.threads = int(threads)
-    if not relax or solver != "glop":
+    if not relax or solver == "highs":
         params.random_seed = int(seed)
     if not relax:
         params.relative_gap_tolerance = 0.0

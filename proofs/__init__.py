@@ -1,0 +1,1 @@
+"""Certificates of the competitive ratios that groupmatch states (see docs/proofs)."""
