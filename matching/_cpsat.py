@@ -87,11 +87,12 @@ def solve_cpsat(
                       <= int(cap[r]))
         n_resource_rows += 1
     model.maximize(cp_model.LinearExpr.weighted_sum(xs, weights.integers.tolist()))
+    incumbent = greedy_edges(instance)
     if hint and cand.size:
         position = np.full(instance.n_edges, -1, dtype=np.int64)
         position[cand] = np.arange(cand.size)
         chosen = np.zeros(cand.size, dtype=bool)
-        chosen[position[greedy_edges(instance)]] = True
+        chosen[position[incumbent]] = True
         for var, value in zip(xs, chosen.tolist(), strict=True):
             model.add_hint(var, value)
     build_time = time.perf_counter() - start
@@ -110,19 +111,19 @@ def solve_cpsat(
         values = np.asarray(solver.response_proto.solution, dtype=np.int64)[: cand.size]
         edges = cand[values > 0]
     else:
-        edges = np.zeros(0, dtype=np.int64)
+        edges = incumbent  # CP-SAT found nothing in time: keep the greedy matching
     if code == cp_model.OPTIMAL:
         status = Status.OPTIMAL
     elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN):
         status = Status.TIME_LIMIT
     else:
         status = Status.INFEASIBLE_INPUT
-    if code in (cp_model.OPTIMAL, cp_model.FEASIBLE, cp_model.UNKNOWN) and cand.size:
-        bound = solver.best_objective_bound / weights.scale + weights.slack
-    elif cand.size == 0:
+    if cand.size == 0:
         bound = 0.0
+    elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        bound = solver.best_objective_bound / weights.scale + weights.slack
     else:
-        bound = float("inf")
+        bound = float("inf")  # no solution, no proven bound
     stats = {
         "solver": "CP-SAT",
         "solver_status": solver.status_name(code),

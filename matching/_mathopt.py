@@ -169,6 +169,9 @@ def solve_mathopt(
     bound = float(dual_bound) if np.isfinite(dual_bound) else float("inf")
     if cols.size == 0:
         bound = 0.0
+        if relax:  # no positive edge: zero prices are dual feasible and optimal
+            request_prices = np.zeros(instance.n_requests)
+            resource_prices = np.zeros(instance.n_resources)
     stats = {
         "solver": f"MathOpt/{table[solver].name}",
         "solver_status": _REASON.Name(reason),

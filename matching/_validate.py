@@ -35,7 +35,7 @@ def as_index_array(values: object, field: str) -> np.ndarray:
         whole = finite & (arr == np.round(np.where(finite, arr, 0.0)))
         if not whole.all():
             bad = int(np.flatnonzero(~whole)[0])
-            raise TypeError(f"{field}[{bad}] = {arr[bad]!r} is not an integer id")
+            raise TypeError(f"{field}[{bad}] = {arr[bad].item()!r} is not an integer id")
         return arr.astype(np.int64)
     raise TypeError(f"{field} must hold integer ids, got dtype {arr.dtype}")
 
@@ -95,7 +95,7 @@ def check_capacity(capacity: np.ndarray) -> None:
     if bad.any():
         r = _first(bad)
         raise ValueError(
-            f"capacity[{r}] = {capacity[r]!r} must be finite and non-negative"
+            f"capacity[{r}] = {float(capacity[r])} must be finite and non-negative"
         )
 
 
@@ -132,19 +132,19 @@ def check_edges(
     bad = ~np.isfinite(edge_weight)
     if bad.any():
         e = _first(bad)
-        raise ValueError(f"edges[{e}] has weight {edge_weight[e]!r}; weights must be finite")
+        raise ValueError(f"edges[{e}] has weight {float(edge_weight[e])}; weights must be finite")
     bad = ~np.isfinite(edge_load) | (edge_load < 0)
     if bad.any():
         e = _first(bad)
         raise ValueError(
-            f"edges[{e}] has load {edge_load[e]!r}; loads must be finite and non-negative"
+            f"edges[{e}] has load {float(edge_load[e])}; loads must be finite and non-negative"
         )
     if edge_duration is not None:
         bad = ~np.isfinite(edge_duration) | (edge_duration < 0)
         if bad.any():
             e = _first(bad)
             raise ValueError(
-                f"edges[{e}] has duration {edge_duration[e]!r}; durations must be finite "
+                f"edges[{e}] has duration {float(edge_duration[e])}; durations must be finite "
                 "and non-negative"
             )
     if check_duplicates and edge_resource.size > 1:

@@ -1,0 +1,3 @@
+from groupmatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Independent reference answers and Hypothesis strategies for the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from hypothesis import strategies as st
+
+import matching
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def brute_force_optimum(inst: matching.Instance) -> float:
+    """Exhaustive search over edge subsets (depth-first, include/exclude each edge)."""
+    resources = inst.edge_resource.tolist()
+    weights = inst.edge_weight.tolist()
+    loads = inst.edge_load.tolist()
+    masks = []
+    for g in inst.edge_group.tolist():
+        mask = 0
+        for q in inst.group(g).tolist():
+            mask |= 1 << q
+        masks.append(mask)
+    remaining = inst.capacity.tolist()
+    best = 0.0
+
+    def visit(e: int, used: int, value: float) -> None:
+        nonlocal best
+        if e == len(weights):
+            best = max(best, value)
+            return
+        visit(e + 1, used, value)
+        r = resources[e]
+        if not used & masks[e] and loads[e] <= remaining[r] + 1e-12:
+            remaining[r] -= loads[e]
+            visit(e + 1, used | masks[e], value + weights[e])
+            remaining[r] += loads[e]
+
+    visit(0, 0, 0.0)
+    return best
+
+
+@st.composite
+def small_instances(draw, max_requests=8, max_resources=4, max_group=3, max_edges=12,
+                    unit=False, decimal_weights=True):
+    """Random small instances: <= 8 requests, <= 4 resources, groups of <= 3 requests."""
+    n_req = draw(st.integers(1, max_requests))
+    n_res = draw(st.integers(1, max_resources))
+    n_groups = draw(st.integers(1, 6))
+    groups = [
+        draw(st.lists(st.integers(0, n_req - 1), min_size=1,
+                      max_size=min(max_group, n_req), unique=True))
+        for _ in range(n_groups)
+    ]
+    pairs = draw(st.lists(st.tuples(st.integers(0, n_res - 1), st.integers(0, n_groups - 1)),
+                          max_size=max_edges, unique=True))
+    if decimal_weights:
+        weight = st.integers(-4, 40).map(lambda v: v / 4)
+    else:
+        weight = st.floats(-1, 10, allow_nan=False, allow_infinity=False)
+    edges = []
+    for r, g in pairs:
+        w = draw(weight)
+        if unit:
+            edges.append((r, g, w))
+        else:
+            edges.append((r, g, w, draw(st.integers(0, 3))))
+    capacity = [1] * n_res if unit else [draw(st.integers(0, 4)) for _ in range(n_res)]
+    return matching.Instance(groups, edges, capacity=capacity, n_requests=n_req)
+
+
+def assert_close(a: float, b: float, tol: float = 1e-7) -> None:
+    assert abs(a - b) <= tol * max(1.0, abs(a), abs(b)), (a, b)
+
+
+def lp_dual_check(inst: matching.Instance, res: matching.MatchingResult, tol=1e-6) -> None:
+    """Dual feasibility and strong duality of the LP prices, computed from scratch."""
+    y, z = res.request_prices, res.resource_prices
+    assert (y >= -tol).all() and (z >= -tol).all()
+    dual_value = float(y.sum() + z @ inst.capacity)
+    assert_close(dual_value, res.value, 1e-6)
+    positive = inst.edge_weight > 0
+    covered = inst.edge_requests @ y + inst.edge_load * z[inst.edge_resource]
+    assert (inst.edge_weight[positive] <= covered[positive] + tol).all()
+    np.testing.assert_array_less(-tol, res.x)
