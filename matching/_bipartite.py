@@ -42,12 +42,23 @@ def _positive_pairs(instance: Instance) -> tuple[np.ndarray, np.ndarray, np.ndar
     return positive, rows, cols
 
 
+def _dense_layout(instance: Instance, shape: tuple[int, int]) -> np.ndarray:
+    """Edges laid out as the cells of a row-major matrix (``Instance.bipartite``)."""
+    weights = instance.edge_weight.reshape(shape)
+    if weights.min(initial=1.0) <= 0:
+        weights = np.maximum(weights, 0.0)
+    rows, cols = linear_sum_assignment(weights, maximize=True)
+    chosen = rows * np.int64(shape[1]) + cols
+    return chosen[instance.edge_weight[chosen] > 0]
+
+
 def _dense(instance: Instance, edge: np.ndarray, rows: np.ndarray, cols: np.ndarray):
     n_q = instance.n_requests
     cells = rows * np.int64(n_q) + cols
     weights = np.zeros(instance.n_resources * n_q)
     w = instance.edge_weight[edge]
-    if np.bincount(cells, minlength=weights.size).max() > 1:
+    shared = np.bincount(instance.group_members, minlength=n_q).max(initial=0) > 1
+    if shared and np.bincount(cells, minlength=weights.size).max() > 1:
         np.maximum.at(weights, cells, w)  # parallel edges: keep the heaviest
         best = w == weights[cells]
         edge, cells = edge[best], cells[best]
@@ -108,6 +119,8 @@ def bipartite_edges(instance: Instance) -> np.ndarray:
         raise ValueError(
             "method 'bipartite' needs singleton groups and unit loads and capacities"
         )
+    if instance._dense_shape is not None:
+        return _dense_layout(instance, instance._dense_shape)
     edge, rows, cols = _positive_pairs(instance)
     if edge.size == 0:
         return edge

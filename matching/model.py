@@ -220,7 +220,7 @@ class Instance:
             cols = np.tile(np.arange(n_req, dtype=np.int64), n_res)
             vals = dense.ravel()
             check = False  # every (row, column) pair appears exactly once
-        return cls.from_arrays(
+        inst = cls.from_arrays(
             group_ptr=np.arange(n_req + 1, dtype=np.int64),
             group_members=np.arange(n_req, dtype=np.int64),
             edge_resource=rows,
@@ -231,6 +231,10 @@ class Instance:
             n_resources=n_res,
             check_duplicates=check,
         )
+        if not check:
+            # edge e is cell e of the row-major matrix: solvers may reshape the weights
+            inst._dense_shape = (n_res, n_req)
+        return inst
 
     def _set_arrays(
         self,
@@ -281,6 +285,7 @@ class Instance:
             check_duplicates=check,
         )
         self._n_requests = n_requests
+        self._dense_shape: tuple[int, int] | None = None
         self.capacity = _readonly(cap)
         self.group_ptr = _readonly(group_ptr)
         self.group_members = _readonly(group_members)
@@ -356,7 +361,7 @@ class Instance:
             shape=(self.n_resources, self.n_edges),
         )
 
-    @property
+    @cached_property
     def is_bipartite(self) -> bool:
         """True when groups are singletons and all loads and capacities are 1.
 

@@ -210,7 +210,7 @@ def _solve_mathopt(
     bound = out.bound if out.status is not Status.OPTIMAL else max(out.bound, value)
     return MatchingResult(
         edges=edges,
-        x=x,
+        n_edges=instance.n_edges,
         value=value,
         bound=bound,
         status=out.status,
@@ -219,6 +219,7 @@ def _solve_mathopt(
         request_prices=out.request_prices,
         resource_prices=out.resource_prices,
         stats=out.stats,
+        _x=x,
     )
 
 

@@ -47,7 +47,8 @@ class MatchingResult:
         Indices of the chosen edges, ascending. For ``method="lp"``, the support of the
         fractional solution ``x``.
     x : ndarray of float
-        Value of every edge variable: 0/1 for a matching, fractional for the LP.
+        Value of every edge variable: 0/1 for a matching (built on access from
+        ``edges``), fractional for the LP.
     value : float
         Objective ``sum(weight[e] * x[e])``, recomputed in float64 from the instance.
     bound : float
@@ -64,7 +65,7 @@ class MatchingResult:
     """
 
     edges: np.ndarray
-    x: np.ndarray
+    n_edges: int
     value: float
     bound: float
     status: Status
@@ -73,8 +74,14 @@ class MatchingResult:
     request_prices: np.ndarray | None = None
     resource_prices: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    _x: np.ndarray | None = field(default=None, repr=False)
     _resources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _groups: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
+
+    @property
+    def x(self) -> np.ndarray:
+        """Value of every edge variable (0/1 for a matching, fractional for the LP)."""
+        return self._x if self._x is not None else _indicator(self.edges, self.n_edges)
 
     @property
     def fractional(self) -> bool:
@@ -140,7 +147,7 @@ class MatchingResult:
             raise fail(f"edge index out of range 0..{n_e - 1}: {edges.min()}..{edges.max()}")
         if np.unique(edges).size != edges.size:
             raise fail("an edge is chosen twice")
-        x = np.asarray(self.x, dtype=np.float64)
+        x = np.asarray(self.x if self._x is not None else _indicator(edges, n_e))
         if x.shape != (n_e,):
             raise fail(f"x has shape {x.shape}, expected ({n_e},)")
         if not np.isfinite(x).all() or (x < -tol).any() or (x > 1 + tol).any():
@@ -198,12 +205,10 @@ def integral_result(
 ) -> MatchingResult:
     """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal)."""
     edges = np.sort(np.asarray(edges, dtype=np.int64))
-    x = np.zeros(instance.n_edges)
-    x[edges] = 1.0
     value = float(instance.edge_weight[edges].sum())
     return MatchingResult(
         edges=edges,
-        x=x,
+        n_edges=instance.n_edges,
         value=value,
         bound=max(bound, value) if status is Status.OPTIMAL else bound,
         status=status,
@@ -213,3 +218,9 @@ def integral_result(
         _resources=instance.edge_resource[edges],
         _groups=instance.edge_group[edges],
     )
+
+
+def _indicator(edges: np.ndarray, n_edges: int) -> np.ndarray:
+    x = np.zeros(n_edges)
+    x[edges] = 1.0
+    return x

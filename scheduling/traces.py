@@ -1,9 +1,10 @@
 """LLM request traces: the Azure LLM inference trace (2023) and calibrated generators.
 
-The generators are the embedded default data. Their log-normal parameters were fitted
-to the public Azure LLM inference traces (Patel et al., "Splitwise", ISCA 2024):
-the mean and standard deviation of log token counts, the largest value seen (used as a
-truncation point: draws above it are redrawn) and the mean arrival rate.
+The generators are the embedded default data. Token counts are log-normal, truncated at
+the largest value seen in the public Azure LLM inference traces (Patel et al.,
+"Splitwise", ISCA 2024; draws above it are redrawn), with the two parameters chosen so
+that the truncated distribution has the trace's median and mean. Arrivals are Poisson at
+the trace's mean rate.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ class TraceProfile:
     rate_per_s: float
 
 
-#: Profiles fitted to ``azure2023_conv.csv`` (19,366 requests in ~1 h; prompt mean 1155,
-#: output mean 211) and ``azure2023_code.csv`` (8,819 requests in ~57 min; prompt mean
-#: 2048, output mean 28).
+#: Profiles fitted to ``azure2023_conv.csv`` (19,366 requests in ~1 h; prompt median
+#: 1020, mean 1155; output median 129, mean 211) and ``azure2023_code.csv`` (8,819
+#: requests in ~57 min; prompt median 1469, mean 2048; output median 13, mean 28).
 PROFILES: dict[str, TraceProfile] = {
-    "azure-conv": TraceProfile(6.6333, 0.9852, 14050, 5.0190, 0.8590, 1000, 5.38),
-    "azure-code": TraceProfile(6.9986, 1.3602, 7437, 2.7882, 0.8472, 1899, 2.58),
+    "azure-conv": TraceProfile(6.9275, 0.4989, 14050, 5.0074, 1.3844, 1000, 5.38),
+    "azure-code": TraceProfile(7.4984, 1.2577, 7437, 2.5650, 1.2422, 1899, 2.58),
 }
 
 

@@ -182,9 +182,7 @@ def solved():
 
 def broken(res, inst, edges, **changes):
     edges = np.asarray(edges)
-    x = np.zeros(inst.n_edges)
-    x[edges] = 1
-    fields = {"edges": edges, "x": x, "_resources": inst.edge_resource[edges],
+    fields = {"edges": edges, "_resources": inst.edge_resource[edges],
               "_groups": inst.edge_group[edges], "value": float(inst.edge_weight[edges].sum())}
     fields.update(changes)
     return dataclasses.replace(res, **fields)
@@ -213,6 +211,6 @@ def test_check_catches_wrong_value_bound_and_edges():
     with pytest.raises(matching.InfeasibleMatchingError, match="out of range"):
         dataclasses.replace(res, edges=np.array([7])).check(inst)
     with pytest.raises(matching.InfeasibleMatchingError, match="disagrees"):
-        dataclasses.replace(res, x=np.zeros(inst.n_edges)).check(inst)
+        dataclasses.replace(res, _x=np.zeros(inst.n_edges)).check(inst)
     with pytest.raises(matching.InfeasibleMatchingError, match="assignment"):
         dataclasses.replace(res, _groups=res._groups[::-1] + 1).check(inst)

@@ -1,0 +1,52 @@
+import json
+
+import pytest
+
+import matching
+from groupmatch.cli import main
+from groupmatch.demo import demo_rows, format_table
+from matching.families import random_groups
+
+
+def test_solve_command_prints_the_optimum(tmp_path, capsys):
+    inst = random_groups(5, 20, 25, capacity=2, seed=4)
+    path = tmp_path / "inst.json"
+    inst.to_json(path)
+    assert main(["solve", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = matching.solve(inst, "mip")
+    assert out["status"] == "optimal"
+    assert out["value"] == pytest.approx(expected.value)
+    assert len(out["assignment"]) == len(out["edges"])
+
+
+def test_solve_command_text_and_greedy(tmp_path, capsys):
+    inst = random_groups(3, 9, 8, seed=1)
+    path = tmp_path / "inst.json"
+    inst.to_json(path)
+    assert main(["solve", str(path), "--method", "greedy"]) == 0
+    text = capsys.readouterr().out
+    assert "status='feasible'" in text and "resource" in text
+
+
+def test_solve_command_reports_bad_files(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": "groupmatch.instance", "version": 1, "n_requests": 1, '
+                   '"capacity": [1], "groups": [[3]], "edges": {"resource": [], "group": [], '
+                   '"weight": [], "load": []}}')
+    assert main(["solve", str(bad)]) == 2
+    assert "groups[0] names unknown request id 3" in capsys.readouterr().err
+    assert main(["solve", str(tmp_path / "missing.json")]) == 2
+
+
+def test_demo_rows_are_exact_and_checked(capsys):
+    rows = demo_rows(seed=1)
+    for row in rows:
+        assert row.exact.status is matching.Status.OPTIMAL
+        assert row.exact.value >= row.greedy.value > 0
+        # the exact optimum agrees with an independent MIP solve
+        assert row.exact.value == pytest.approx(matching.solve(row.instance, "mip").value)
+    table = format_table(rows)
+    assert "ride-sharing batch" in table and "QLM" in table
+    assert main(["demo", "--seed", "1"]) == 0
+    assert "greedy/exact" in capsys.readouterr().out
