@@ -20,8 +20,8 @@ import argparse
 import csv
 import os
 import statistics
-import time
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -54,9 +54,7 @@ def bipartite_part(sizes, repeats, nx_max):
         inst = matching.Instance.bipartite(w)
         t_ours, res = median_time(lambda inst=inst: matching.solve(inst), repeats)
         res.check(inst)
-        t_scipy, (r, c) = median_time(
-            lambda w=w: linear_sum_assignment(w, maximize=True), repeats
-        )
+        t_scipy, (r, c) = median_time(lambda w=w: linear_sum_assignment(w, maximize=True), repeats)
         scipy_value = float(w[r, c].sum())
         t_nx = nx_value = None
         if n <= nx_max:
@@ -119,8 +117,14 @@ def run_scipy_milp(inst, time_limit):
     optimal = res.status == 0 and res.x is not None
     value = feasible_value(inst, res.x) if res.x is not None else float("nan")
     bound = -res.mip_dual_bound if getattr(res, "mip_dual_bound", None) is not None else None
-    return {"build_s": build, "solve_s": solve, "value": value, "optimal": optimal,
-            "bound": bound, "status": res.message}
+    return {
+        "build_s": build,
+        "solve_s": solve,
+        "value": value,
+        "optimal": optimal,
+        "bound": bound,
+        "status": res.message,
+    }
 
 
 def run_pulp(inst, time_limit):
@@ -140,7 +144,7 @@ def run_pulp(inst, time_limit):
         cols = res.indices[res.indptr[r] : res.indptr[r + 1]].tolist()
         loads = res.data[res.indptr[r] : res.indptr[r + 1]].tolist()
         if cols:
-            prob += pulp.lpSum(l * x[e] for l, e in zip(loads, cols, strict=True)) <= float(
+            prob += pulp.lpSum(ld * x[e] for ld, e in zip(loads, cols, strict=True)) <= float(
                 inst.capacity[r]
             )
     build = time.perf_counter() - start
@@ -152,16 +156,27 @@ def run_pulp(inst, time_limit):
     status = pulp.LpStatus[prob.status]
     values = np.array([v.varValue or 0.0 for v in x])
     optimal = status == "Optimal" and solve < 0.95 * time_limit
-    return {"build_s": build, "solve_s": solve, "value": feasible_value(inst, values),
-            "optimal": optimal, "bound": None, "status": status}
+    return {
+        "build_s": build,
+        "solve_s": solve,
+        "value": feasible_value(inst, values),
+        "optimal": optimal,
+        "bound": None,
+        "status": status,
+    }
 
 
 def run_ours(inst, method, time_limit, **options):
     res = matching.solve(inst, method, time_limit=time_limit, **options)
     res.check(inst)
-    return {"build_s": res.stats["build_time"], "solve_s": res.stats["solve_time"],
-            "value": res.value, "optimal": res.status is matching.Status.OPTIMAL,
-            "bound": res.bound, "status": res.status.value}
+    return {
+        "build_s": res.stats["build_time"],
+        "solve_s": res.stats["solve_time"],
+        "value": res.value,
+        "optimal": res.status is matching.Status.OPTIMAL,
+        "bound": res.bound,
+        "status": res.status.value,
+    }
 
 
 def _rss_bytes():
@@ -209,18 +224,28 @@ def set_packing_part(sizes, repeats, time_limit, skip_pulp_above):
             outs = [with_peak(fn) for _ in range(repeats)]
             total = [o["build_s"] + o["solve_s"] for o in outs]
             best = outs[int(np.argsort(total)[len(total) // 2])]
-            rows.append({
-                "vehicles": n_veh, "riders": n_req, "groups": inst.n_groups,
-                "edges": inst.n_edges, "solver": name,
-                "build_s": statistics.median(o["build_s"] for o in outs),
-                "solve_s": statistics.median(o["solve_s"] for o in outs),
-                "total_s": statistics.median(total),
-                "value": best["value"], "optimal": all(o["optimal"] for o in outs),
-                "peak_mib": max(o["peak_mib"] for o in outs), "status": best["status"],
-            })
-            print(f"  {n_veh:>5} veh {n_req:>5} riders {inst.n_groups:>6} groups  "
-                  f"{name:<14} total {rows[-1]['total_s']:8.2f}s  value {best['value']:.3f}"
-                  f"  optimal={rows[-1]['optimal']}", flush=True)
+            rows.append(
+                {
+                    "vehicles": n_veh,
+                    "riders": n_req,
+                    "groups": inst.n_groups,
+                    "edges": inst.n_edges,
+                    "solver": name,
+                    "build_s": statistics.median(o["build_s"] for o in outs),
+                    "solve_s": statistics.median(o["solve_s"] for o in outs),
+                    "total_s": statistics.median(total),
+                    "value": best["value"],
+                    "optimal": all(o["optimal"] for o in outs),
+                    "peak_mib": max(o["peak_mib"] for o in outs),
+                    "status": best["status"],
+                }
+            )
+            print(
+                f"  {n_veh:>5} veh {n_req:>5} riders {inst.n_groups:>6} groups  "
+                f"{name:<14} total {rows[-1]['total_s']:8.2f}s  value {best['value']:.3f}"
+                f"  optimal={rows[-1]['optimal']}",
+                flush=True,
+            )
     return rows
 
 
@@ -243,16 +268,29 @@ def plot(bip, packing, path):
     ax1.plot(ns, [r["groupmatch_s"] for r in bip], "o-", label="groupmatch (auto)")
     ax1.plot(ns, [r["scipy_s"] for r in bip], "s--", label="scipy linear_sum_assignment")
     nx_rows = [r for r in bip if r["networkx_s"] is not None]
-    ax1.plot([r["n"] for r in nx_rows], [r["networkx_s"] for r in nx_rows], "^:",
-             label="networkx max_weight_matching")
-    ax1.set(xlabel="n (n x n dense)", ylabel="seconds (median)", yscale="log",
-            title="bipartite matching")
+    ax1.plot(
+        [r["n"] for r in nx_rows],
+        [r["networkx_s"] for r in nx_rows],
+        "^:",
+        label="networkx max_weight_matching",
+    )
+    ax1.set(
+        xlabel="n (n x n dense)",
+        ylabel="seconds (median)",
+        yscale="log",
+        title="bipartite matching",
+    )
     ax1.legend()
     for solver in dict.fromkeys(r["solver"] for r in packing):
         pts = [r for r in packing if r["solver"] == solver]
         ax2.plot([r["groups"] for r in pts], [r["total_s"] for r in pts], "o-", label=solver)
-    ax2.set(xlabel="groups", ylabel="build + solve seconds (median)", xscale="log",
-            yscale="log", title="ride-sharing set packing")
+    ax2.set(
+        xlabel="groups",
+        ylabel="build + solve seconds (median)",
+        xscale="log",
+        yscale="log",
+        title="ride-sharing set packing",
+    )
     ax2.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -261,50 +299,74 @@ def plot(bip, packing, path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--bipartite", type=int, nargs="*", default=[500, 1000, 2000])
-    parser.add_argument("--nx-max", type=int, default=200,
-                        help="largest n given to networkx (it needs over a minute above)")
+    parser.add_argument("--bipartite", type=int, nargs="*", default=[200, 500, 1000, 2000])
+    parser.add_argument(
+        "--nx-max",
+        type=int,
+        default=200,
+        help="largest n given to networkx (it needs over a minute above)",
+    )
     parser.add_argument("--time-limit", type=float, default=120.0)
     parser.add_argument("--packing-repeats", type=int, default=1)
-    parser.add_argument("--pulp-max", type=int, default=5000,
-                        help="largest rider count given to PuLP/CBC")
+    parser.add_argument(
+        "--pulp-max", type=int, default=5000, help="largest rider count given to PuLP/CBC"
+    )
     parser.add_argument("--quick", action="store_true", help="small sizes only")
+    parser.add_argument("--skip-packing", action="store_true", help="bipartite part only")
     args = parser.parse_args()
-    sizes = [(50, 250, 1.9), (100, 500, 1.6), (200, 1000, 1.4), (400, 2000, 1.25),
-             (1000, 5000, 1.08)]
+    sizes = [
+        (50, 250, 1.9),
+        (100, 500, 1.6),
+        (200, 1000, 1.4),
+        (400, 2000, 1.25),
+        (1000, 5000, 1.08),
+    ]
     if args.quick:
-        args.bipartite, sizes = [200, 400], sizes[:2]
+        args.bipartite, sizes = [100, 200], sizes[:2]
 
     print("bipartite (dense uniform weights), median of", args.repeats, "runs")
     bip = bipartite_part(args.bipartite, args.repeats, args.nx_max)
-    print(f"{'n':>6}{'groupmatch s':>14}{'scipy s':>10}{'networkx s':>12}"
-          f"{'ours/scipy':>12}{'nx/ours':>10}")
+    print(
+        f"{'n':>6}{'groupmatch s':>14}{'scipy s':>10}{'networkx s':>12}"
+        f"{'ours/scipy':>12}{'nx/ours':>10}"
+    )
     for r in bip:
         nx_s = "skipped" if r["networkx_s"] is None else f"{r['networkx_s']:.2f}"
         ratio = "-" if r["networkx_over_ours"] is None else f"{r['networkx_over_ours']:.0f}x"
-        print(f"{r['n']:>6}{r['groupmatch_s']:>14.4f}{r['scipy_s']:>10.4f}{nx_s:>12}"
-              f"{r['ours_over_scipy']:>12.2f}{ratio:>10}")
+        print(
+            f"{r['n']:>6}{r['groupmatch_s']:>14.4f}{r['scipy_s']:>10.4f}{nx_s:>12}"
+            f"{r['ours_over_scipy']:>12.2f}{ratio:>10}"
+        )
     skipped = [r["n"] for r in bip if r["networkx_s"] is None]
     if skipped:
-        print(f"networkx skipped for n = {skipped}: above --nx-max={args.nx_max}, where its "
-              "O(n^3) blossom algorithm in pure Python takes over a minute")
+        print(
+            f"networkx skipped for n = {skipped}: above --nx-max={args.nx_max}, where its "
+            "O(n^3) blossom algorithm in pure Python takes over a minute"
+        )
 
+    write_csv(RESULTS / "solver_speed_bipartite.csv", bip)
+    if args.skip_packing:
+        return
     print("\nride-sharing set packing, time limit", args.time_limit, "s")
     packing = set_packing_part(sizes, args.packing_repeats, args.time_limit, args.pulp_max)
-    print(f"\n{'riders':>7}{'groups':>8}{'edges':>9} {'solver':<15}{'build s':>9}{'solve s':>9}"
-          f"{'total s':>9}{'optimal':>9}{'peak MiB':>10}{'value':>13}")
+    print(
+        f"\n{'riders':>7}{'groups':>8}{'edges':>9} {'solver':<15}{'build s':>9}{'solve s':>9}"
+        f"{'total s':>9}{'optimal':>9}{'peak MiB':>10}{'value':>13}"
+    )
     for r in packing:
-        print(f"{r['riders']:>7}{r['groups']:>8}{r['edges']:>9} {r['solver']:<15}"
-              f"{r['build_s']:>9.2f}{r['solve_s']:>9.2f}{r['total_s']:>9.2f}"
-              f"{r['optimal']!s:>9}{r['peak_mib']:>10.1f}{r['value']:>13.3f}")
+        print(
+            f"{r['riders']:>7}{r['groups']:>8}{r['edges']:>9} {r['solver']:<15}"
+            f"{r['build_s']:>9.2f}{r['solve_s']:>9.2f}{r['total_s']:>9.2f}"
+            f"{r['optimal']!s:>9}{r['peak_mib']:>10.1f}{r['value']:>13.3f}"
+        )
     print("\nratios (peer total time / cpsat total time):")
     for riders in dict.fromkeys(r["riders"] for r in packing):
         rows = {r["solver"]: r for r in packing if r["riders"] == riders}
         cp = rows["cpsat"]["total_s"]
-        parts = [f"{name} {row['total_s'] / cp:.2f}x" for name, row in rows.items()
-                 if name != "cpsat"]
+        parts = [
+            f"{name} {row['total_s'] / cp:.2f}x" for name, row in rows.items() if name != "cpsat"
+        ]
         print(f"  {riders:>5} riders: " + ", ".join(parts))
-    write_csv(RESULTS / "solver_speed_bipartite.csv", bip)
     write_csv(RESULTS / "solver_speed_packing.csv", packing)
     plot(bip, packing, RESULTS / "solver_speed.png")
     print(f"\nwrote {RESULTS}/solver_speed_*.csv and solver_speed.png")

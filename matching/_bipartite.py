@@ -116,9 +116,7 @@ def bipartite_edges(instance: Instance) -> np.ndarray:
     :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
     """
     if not instance.is_bipartite:
-        raise ValueError(
-            "method 'bipartite' needs singleton groups and unit loads and capacities"
-        )
+        raise ValueError("method 'bipartite' needs singleton groups and unit loads and capacities")
     if instance._dense_shape is not None:
         return _dense_layout(instance, instance._dense_shape)
     edge, rows, cols = _positive_pairs(instance)

@@ -83,8 +83,10 @@ def solve_cpsat(
         if cap[r] < 2 * loads.min(initial=cap[r] + 1):
             model.add_at_most_one([xs[i] for i in members])  # no two fit together
         else:
-            model.add(cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
-                      <= int(cap[r]))
+            model.add(
+                cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
+                <= int(cap[r])
+            )
         n_resource_rows += 1
     model.maximize(cp_model.LinearExpr.weighted_sum(xs, weights.integers.tolist()))
     incumbent = greedy_edges(instance)

@@ -27,10 +27,16 @@ from matching.result import Status
 
 __all__ = ["LP_SOLVERS", "MIP_SOLVERS", "MathOptOutcome", "solve_mathopt"]
 
-MIP_SOLVERS = {"highs": mathopt.SolverType.HIGHS, "scip": mathopt.SolverType.GSCIP,
-               "cpsat": mathopt.SolverType.CP_SAT}
-LP_SOLVERS = {"glop": mathopt.SolverType.GLOP, "pdlp": mathopt.SolverType.PDLP,
-              "highs": mathopt.SolverType.HIGHS}
+MIP_SOLVERS = {
+    "highs": mathopt.SolverType.HIGHS,
+    "scip": mathopt.SolverType.GSCIP,
+    "cpsat": mathopt.SolverType.CP_SAT,
+}
+LP_SOLVERS = {
+    "glop": mathopt.SolverType.GLOP,
+    "pdlp": mathopt.SolverType.PDLP,
+    "highs": mathopt.SolverType.HIGHS,
+}
 
 _REASON = result_pb2.TerminationReasonProto
 

@@ -94,9 +94,7 @@ def check_capacity(capacity: np.ndarray) -> None:
     bad = ~np.isfinite(capacity) | (capacity < 0)
     if bad.any():
         r = _first(bad)
-        raise ValueError(
-            f"capacity[{r}] = {float(capacity[r])} must be finite and non-negative"
-        )
+        raise ValueError(f"capacity[{r}] = {float(capacity[r])} must be finite and non-negative")
 
 
 def check_edges(
@@ -113,8 +111,7 @@ def check_edges(
     """Check edge endpoints, weights, loads, durations and (optionally) duplicates."""
     if edge_group.size != edge_resource.size:
         raise ValueError(
-            f"edge_group has {edge_group.size} entries but edge_resource has "
-            f"{edge_resource.size}"
+            f"edge_group has {edge_group.size} entries but edge_resource has {edge_resource.size}"
         )
     bad = (edge_resource < 0) | (edge_resource >= n_resources)
     if bad.any():

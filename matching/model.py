@@ -27,7 +27,7 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
 
 
 class Instance:
-    """A tripartite graph of resources, requests and request groups.
+    r"""A tripartite graph of resources, requests and request groups.
 
     A *matching* chooses resource-group edges so that every request lies in at most one
     chosen group and the loads of the edges chosen at each resource sum to at most its
@@ -35,9 +35,9 @@ class Instance:
 
     .. math::
 
-        \\max \\sum_e w_e x_e \\quad\\text{s.t.}\\quad
-        \\sum_{e \\ni q} x_e \\le 1 \\;\\forall q,\\qquad
-        \\sum_{e \\ni r} l_e x_e \\le c_r \\;\\forall r,\\qquad x_e \\in \\{0, 1\\}.
+        \max \sum_e w_e x_e \quad\text{s.t.}\quad
+        \sum_{e \ni q} x_e \le 1 \;\forall q,\qquad
+        \sum_{e \ni r} l_e x_e \le c_r \;\forall r,\qquad x_e \in \{0, 1\}.
 
     Parameters
     ----------
@@ -281,7 +281,13 @@ class Instance:
         v.check_groups(group_ptr, group_members, n_requests)
         v.check_capacity(cap)
         v.check_edges(
-            edge_resource, edge_group, weight, load, duration, cap.size, n_groups,
+            edge_resource,
+            edge_group,
+            weight,
+            load,
+            duration,
+            cap.size,
+            n_groups,
             check_duplicates=check,
         )
         self._n_requests = n_requests
@@ -497,7 +503,9 @@ def _edge_columns(
 ) -> tuple[np.ndarray, np.ndarray, list[Any], list[Any] | None, list[Any] | None]:
     """Split edge tuples into resource, group, weight, load and duration columns."""
     if isinstance(edges, (str, bytes)) or not isinstance(edges, Sequence | np.ndarray):
-        raise TypeError("edges must be a sequence of (resource, group, weight[, load[, duration]])")
+        raise TypeError(
+            "edges must be a sequence of (resource, group, weight[, load[, duration]])"
+        )
     widths = set()
     for e, edge in enumerate(edges):
         if isinstance(edge, (str, bytes)) or not isinstance(edge, Sequence | np.ndarray):

@@ -159,11 +159,19 @@ def solve(
         method = "bipartite" if instance.is_bipartite else "cpsat"
     if method == "cpsat":
         out = solve_cpsat(
-            instance, time_limit=time_limit, seed=int(seed), threads=threads, log=log,
+            instance,
+            time_limit=time_limit,
+            seed=int(seed),
+            threads=threads,
+            log=log,
             hint=bool(options.get("hint", True)),
         )
         result = integral_result(
-            instance, out.edges, bound=out.bound, status=out.status, method=method,
+            instance,
+            out.edges,
+            bound=out.bound,
+            status=out.status,
+            method=method,
             stats=out.stats,
         )
     elif method in ("mip", "lp"):
@@ -172,14 +180,22 @@ def solve(
         edges = bipartite_edges(instance)
         value = float(instance.edge_weight[edges].sum())
         result = integral_result(
-            instance, edges, bound=value, status=Status.OPTIMAL, method=method,
+            instance,
+            edges,
+            bound=value,
+            status=Status.OPTIMAL,
+            method=method,
             stats={"solver": "scipy"},
         )
     else:
         key = options.get("key", "weight")
         result = integral_result(
-            instance, greedy_edges(instance, key), bound=float("inf"), status=Status.FEASIBLE,
-            method=method, stats={"solver": "greedy", "key": key},
+            instance,
+            greedy_edges(instance, key),
+            bound=float("inf"),
+            status=Status.FEASIBLE,
+            method=method,
+            stats={"solver": "greedy", "key": key},
         )
     return _with_time(result, time.perf_counter() - start)
 
@@ -196,13 +212,22 @@ def _solve_mathopt(
     relax = method == "lp"
     solver = options.get("solver", "glop" if relax else "highs")
     out = solve_mathopt(
-        instance, relax=relax, solver=solver, time_limit=time_limit, seed=seed,
-        threads=threads, log=log,
+        instance,
+        relax=relax,
+        solver=solver,
+        time_limit=time_limit,
+        seed=seed,
+        threads=threads,
+        log=log,
     )
     if not relax:
         return integral_result(
-            instance, np.flatnonzero(out.x > 0.5), bound=out.bound, status=out.status,
-            method=method, stats=out.stats,
+            instance,
+            np.flatnonzero(out.x > 0.5),
+            bound=out.bound,
+            status=out.status,
+            method=method,
+            stats=out.stats,
         )
     x = out.x
     edges = np.flatnonzero(x > 1e-9)

@@ -13,7 +13,7 @@ from matching.model import Instance
 __all__ = ["InfeasibleMatchingError", "MatchingResult", "Status"]
 
 
-class Status(str, enum.Enum):
+class Status(enum.StrEnum):
     """How a solve ended.
 
     ``OPTIMAL``: proven optimal (``bound`` equals ``value`` up to the stated tolerance).
@@ -28,9 +28,6 @@ class Status(str, enum.Enum):
     FEASIBLE = "feasible"
     TIME_LIMIT = "time-limit"
     INFEASIBLE_INPUT = "infeasible-input"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class InfeasibleMatchingError(ValueError):

@@ -201,9 +201,7 @@ def instance_from_networkx(graph: nx.Graph) -> Instance:
             or node[0] not in ids
             or not isinstance(node[1], int | np.integer)
         ):
-            raise ValueError(
-                f"node {node!r} is not ('resource'|'group'|'request', int id)"
-            )
+            raise ValueError(f"node {node!r} is not ('resource'|'group'|'request', int id)")
         ids[node[0]].append(int(node[1]))
     for part, found in ids.items():
         if sorted(found) != list(range(len(found))):

@@ -150,7 +150,7 @@ def group_placement(
 def demo_placement(
     n_requests: int = 160, n_gpus: int = 4, n_models: int = 3, seed: int = 0
 ) -> GroupPlacement:
-    """A placement round on calibrated synthetic Azure-conversation requests."""
+    """Build a placement round on calibrated synthetic Azure-conversation requests."""
     rng = np.random.default_rng(seed)
     requests = synthetic_requests(n_requests, seed=rng)
     model = rng.integers(0, n_models, size=n_requests)

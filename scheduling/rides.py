@@ -107,7 +107,7 @@ def synthetic_ride_batch(
     cost_per_km: float = 1.0,
     seed: int | np.random.Generator | None = 0,
 ) -> RideBatch:
-    """A batch on a square city with uniform origins, destinations and vehicles.
+    """Build a batch on a square city with uniform origins, destinations and vehicles.
 
     Each group is joined to its ``vehicles_per_group`` nearest vehicles (by distance to
     the group's first pickup); edges whose value is not positive are left out. Values

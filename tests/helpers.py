@@ -43,19 +43,34 @@ def brute_force_optimum(inst: matching.Instance) -> float:
 
 
 @st.composite
-def small_instances(draw, max_requests=8, max_resources=4, max_group=3, max_edges=12,
-                    unit=False, decimal_weights=True):
+def small_instances(
+    draw,
+    max_requests=8,
+    max_resources=4,
+    max_group=3,
+    max_edges=12,
+    unit=False,
+    decimal_weights=True,
+):
     """Random small instances: <= 8 requests, <= 4 resources, groups of <= 3 requests."""
     n_req = draw(st.integers(1, max_requests))
     n_res = draw(st.integers(1, max_resources))
     n_groups = draw(st.integers(1, 6))
     groups = [
-        draw(st.lists(st.integers(0, n_req - 1), min_size=1,
-                      max_size=min(max_group, n_req), unique=True))
+        draw(
+            st.lists(
+                st.integers(0, n_req - 1), min_size=1, max_size=min(max_group, n_req), unique=True
+            )
+        )
         for _ in range(n_groups)
     ]
-    pairs = draw(st.lists(st.tuples(st.integers(0, n_res - 1), st.integers(0, n_groups - 1)),
-                          max_size=max_edges, unique=True))
+    pairs = draw(
+        st.lists(
+            st.tuples(st.integers(0, n_res - 1), st.integers(0, n_groups - 1)),
+            max_size=max_edges,
+            unique=True,
+        )
+    )
     if decimal_weights:
         weight = st.integers(-4, 40).map(lambda v: v / 4)
     else:

@@ -31,9 +31,11 @@ def test_solve_command_text_and_greedy(tmp_path, capsys):
 
 def test_solve_command_reports_bad_files(tmp_path, capsys):
     bad = tmp_path / "bad.json"
-    bad.write_text('{"format": "groupmatch.instance", "version": 1, "n_requests": 1, '
-                   '"capacity": [1], "groups": [[3]], "edges": {"resource": [], "group": [], '
-                   '"weight": [], "load": []}}')
+    bad.write_text(
+        '{"format": "groupmatch.instance", "version": 1, "n_requests": 1, '
+        '"capacity": [1], "groups": [[3]], "edges": {"resource": [], "group": [], '
+        '"weight": [], "load": []}}'
+    )
     assert main(["solve", str(bad)]) == 2
     assert "groups[0] names unknown request id 3" in capsys.readouterr().err
     assert main(["solve", str(tmp_path / "missing.json")]) == 2

@@ -50,12 +50,20 @@ def test_defaults_infer_sizes():
         ([[0], [1, 2, 1]], [(0, 0, 1.0)], {}, r"groups\[1\] contains request 1 twice"),
         ([[0], []], [(0, 0, 1.0)], {}, r"groups\[1\] is empty"),
         ([[0]], [(0, 0, float("nan"))], {}, r"edges\[0\] has weight nan"),
-        ([[0]], [(0, 0, 1.0), (1, 0, float("inf"))], {"capacity": [1, 1]},
-         r"edges\[1\] has weight inf"),
+        (
+            [[0]],
+            [(0, 0, 1.0), (1, 0, float("inf"))],
+            {"capacity": [1, 1]},
+            r"edges\[1\] has weight inf",
+        ),
         ([[0]], [(0, 0, 1.0)], {"capacity": [-1]}, r"capacity\[0\] = -1.0"),
         ([[0]], [(0, 0, 1.0, -2)], {}, r"edges\[0\] has load -2"),
-        ([[0]], [(3, 0, 1.0)], {"capacity": [1, 1]},
-         r"edges\[0\] goes to resource 3, which does not exist"),
+        (
+            [[0]],
+            [(3, 0, 1.0)],
+            {"capacity": [1, 1]},
+            r"edges\[0\] goes to resource 3, which does not exist",
+        ),
         ([[0]], [(0, 1, 1.0)], {}, r"edges\[0\] names unknown group id 1"),
         ([[0]], [(0, 0, 1.0), (0, 0, 2.0)], {}, r"edges\[1\] repeats edges\[0\]"),
         ([[0]], [(0, 0, 1.0, 1, -1.0)], {}, r"edges\[0\] has duration -1"),
@@ -86,12 +94,21 @@ def test_type_errors_name_the_field(groups, edges, pattern):
 
 def test_from_arrays_checks_shapes():
     with pytest.raises(ValueError, match="edge_weight has 1 entries, expected 2"):
-        matching.Instance.from_arrays(group_ptr=[0, 1], group_members=[0],
-                                      edge_resource=[0, 0], edge_group=[0, 0],
-                                      edge_weight=[1.0])
+        matching.Instance.from_arrays(
+            group_ptr=[0, 1],
+            group_members=[0],
+            edge_resource=[0, 0],
+            edge_group=[0, 0],
+            edge_weight=[1.0],
+        )
     with pytest.raises(ValueError, match="group_ptr ends at 2"):
-        matching.Instance.from_arrays(group_ptr=[0, 2], group_members=[0],
-                                      edge_resource=[0], edge_group=[0], edge_weight=[1.0])
+        matching.Instance.from_arrays(
+            group_ptr=[0, 2],
+            group_members=[0],
+            edge_resource=[0],
+            edge_group=[0],
+            edge_weight=[1.0],
+        )
 
 
 def test_bipartite_constructor_dense_and_sparse_agree():
@@ -112,8 +129,9 @@ def test_json_round_trip_is_exact(inst):
 
 
 def test_json_round_trip_with_durations_and_file(tmp_path):
-    inst = matching.Instance([[0, 1], [2]], [(0, 0, 0.1, 2, 3.25), (1, 1, 1 / 3, 1, 0.0)],
-                             capacity=[2.5, 1])
+    inst = matching.Instance(
+        [[0, 1], [2]], [(0, 0, 0.1, 2, 3.25), (1, 1, 1 / 3, 1, 0.0)], capacity=[2.5, 1]
+    )
     path = tmp_path / "inst.json"
     inst.to_json(path)
     again = matching.Instance.from_json(path)
@@ -122,11 +140,13 @@ def test_json_round_trip_with_durations_and_file(tmp_path):
 
 
 def test_json_errors_are_clear(tmp_path):
-    with pytest.raises(ValueError, match="not a 'groupmatch.instance' document"):
+    with pytest.raises(ValueError, match=r"not a 'groupmatch\.instance' document"):
         matching.Instance.from_json('{"format": "other"}')
     with pytest.raises(ValueError, match="lacks the field 'edges'"):
-        matching.Instance.from_json('{"format": "groupmatch.instance", "version": 1, '
-                                    '"n_requests": 1, "capacity": [1], "groups": [[0]]}')
+        matching.Instance.from_json(
+            '{"format": "groupmatch.instance", "version": 1, '
+            '"n_requests": 1, "capacity": [1], "groups": [[0]]}'
+        )
     with pytest.raises(ValueError, match="not valid JSON"):
         matching.Instance.from_json("{oops")
 
@@ -182,8 +202,12 @@ def solved():
 
 def broken(res, inst, edges, **changes):
     edges = np.asarray(edges)
-    fields = {"edges": edges, "_resources": inst.edge_resource[edges],
-              "_groups": inst.edge_group[edges], "value": float(inst.edge_weight[edges].sum())}
+    fields = {
+        "edges": edges,
+        "_resources": inst.edge_resource[edges],
+        "_groups": inst.edge_group[edges],
+        "value": float(inst.edge_weight[edges].sum()),
+    }
     fields.update(changes)
     return dataclasses.replace(res, **fields)
 

@@ -33,8 +33,13 @@ def test_shareable_groups_brute_force():
 
     expected = {(i,) for i in range(25)}
     expected |= {(i, j) for i in range(25) for j in range(i + 1, 25) if ok(i, j)}
-    expected |= {(i, j, k) for i in range(25) for j in range(i + 1, 25)
-                 for k in range(j + 1, 25) if ok(i, j) and ok(i, k) and ok(j, k)}
+    expected |= {
+        (i, j, k)
+        for i in range(25)
+        for j in range(i + 1, 25)
+        for k in range(j + 1, 25)
+        if ok(i, j) and ok(i, k) and ok(j, k)
+    }
     assert found == expected
 
 
@@ -52,8 +57,13 @@ def test_request_groups_partition_by_model_and_slo():
 def test_group_placement_respects_kv_capacity():
     reqs = synthetic_requests(120, seed=2)
     rng = np.random.default_rng(2)
-    plan = group_placement(reqs, rng.integers(0, 2, 120), rng.integers(0, 3, 120),
-                           gpu_kv_tokens=[15_000, 15_000, 15_000], gpu_model=[0, 1, 0])
+    plan = group_placement(
+        reqs,
+        rng.integers(0, 2, 120),
+        rng.integers(0, 3, 120),
+        gpu_kv_tokens=[15_000, 15_000, 15_000],
+        gpu_model=[0, 1, 0],
+    )
     res = matching.solve(plan.instance)
     assert res.check(plan.instance)
     tokens = reqs.prompt_tokens + reqs.output_tokens
@@ -71,8 +81,10 @@ def test_generator_matches_real_trace(name):
         pytest.skip(f"real trace not found at {path} (../shared/data is absent)")
     real = load_azure_trace(path)
     fake = synthetic_requests(len(real), profile=name, seed=0)
-    for a, b in ((real.prompt_tokens, fake.prompt_tokens),
-                 (real.output_tokens, fake.output_tokens)):
+    for a, b in (
+        (real.prompt_tokens, fake.prompt_tokens),
+        (real.output_tokens, fake.output_tokens),
+    ):
         assert abs(np.median(b) / np.median(a) - 1) < 0.1
         assert abs(b.mean() / a.mean() - 1) < 0.1
         assert b.max() <= a.max()
@@ -83,8 +95,10 @@ def test_generator_matches_real_trace(name):
 
 def test_load_azure_trace_reports_bad_rows(tmp_path):
     path = tmp_path / "t.csv"
-    path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n"
-                    "2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:47.0,x,1\n")
+    path.write_text(
+        "TIMESTAMP,ContextTokens,GeneratedTokens\n"
+        "2023-11-16 18:15:46.6805900,374,44\n2023-11-16 18:15:47.0,x,1\n"
+    )
     with pytest.raises(ValueError, match="line 3"):
         load_azure_trace(path)
     path.write_text("a,b\n1,2\n")
