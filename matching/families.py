@@ -6,10 +6,11 @@ import numpy as np
 
 from matching.model import Instance
 
-__all__ = ["random_bipartite", "random_groups"]
+__all__ = ["as_generator", "random_bipartite", "random_groups"]
 
 
-def _rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """Return ``seed`` itself when it is a Generator, else ``default_rng(seed)``."""
     return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
 
 
@@ -56,7 +57,7 @@ def random_bipartite(
     """
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must be in (0, 1], got {density!r}")
-    rng = _rng(seed)
+    rng = as_generator(seed)
     weights = rng.random((n_resources, n_requests))
     if density == 1.0:
         return Instance.bipartite(weights)
@@ -90,7 +91,7 @@ def random_groups(
     >>> inst.n_groups, inst.n_edges, int(inst.group_sizes.max()) <= 3
     (12, 36, True)
     """
-    rng = _rng(seed)
+    rng = as_generator(seed)
     if max_group_size > n_requests:
         raise ValueError(f"max_group_size={max_group_size} exceeds n_requests={n_requests}")
     if degree > n_resources:

@@ -19,6 +19,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from matching import Instance
+from matching.families import as_generator
 
 __all__ = ["RideBatch", "shareable_groups", "synthetic_ride_batch"]
 
@@ -124,7 +125,7 @@ def synthetic_ride_batch(
     """
     if n_vehicles < 1 or n_requests < 1:
         raise ValueError("need at least one vehicle and one request")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     origins = rng.uniform(0, city_km, size=(n_requests, 2))
     destinations = rng.uniform(0, city_km, size=(n_requests, 2))
     vehicles = rng.uniform(0, city_km, size=(n_vehicles, 2))

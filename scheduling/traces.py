@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from matching.families import as_generator
+
 __all__ = ["PROFILES", "LLMRequests", "TraceProfile", "load_azure_trace", "synthetic_requests"]
 
 
@@ -98,7 +100,7 @@ def synthetic_requests(
     if n < 0:
         raise ValueError(f"n must be non-negative, got {n}")
     p = PROFILES[profile]
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_generator(seed)
     arrival = np.cumsum(rng.exponential(1.0 / p.rate_per_s, size=n))
     prompt = _truncated_lognormal(rng, p.prompt_log_mean, p.prompt_log_std, p.prompt_max, n)
     output = _truncated_lognormal(rng, p.output_log_mean, p.output_log_std, p.output_max, n)
