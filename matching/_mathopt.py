@@ -39,6 +39,9 @@ LP_SOLVERS = {
 }
 
 _REASON = result_pb2.TerminationReasonProto
+#: PDLP's optimality tolerance (absolute and relative); its default, 1e-6, leaves
+#: request rows violated by more than 1e-6.
+_PDLP_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,10 @@ def solve_mathopt(
         params.threads = int(threads)
     if not relax or solver == "highs":
         params.random_seed = int(seed)
+    if relax and solver == "pdlp":
+        criteria = params.pdlp.termination_criteria.simple_optimality_criteria
+        criteria.eps_optimal_absolute = _PDLP_EPS
+        criteria.eps_optimal_relative = _PDLP_EPS
     if not relax:
         params.relative_gap_tolerance = 0.0
         params.absolute_gap_tolerance = 1e-9
@@ -186,6 +193,8 @@ def solve_mathopt(
         "solve_time": solve_time,
         "n_variables": int(cols.size),
         "n_constraints": int(n_rows),
+        # PDLP is a first-order method: its primal values are feasible to about 1e-6
+        "feasibility_tolerance": 1e-6 if solver == "pdlp" else 1e-9,
     }
     return MathOptOutcome(
         x=x,

@@ -119,6 +119,8 @@ class MatchingResult:
             The instance that was solved.
         tol : float, default 1e-9
             Absolute slack allowed on each inequality (scaled by the capacity for loads).
+            Raised to ``stats["feasibility_tolerance"]`` when the solver states a looser
+            one (PDLP, a first-order LP method: 1e-6).
 
         Returns
         -------
@@ -138,6 +140,7 @@ class MatchingResult:
         True
         """
         fail = InfeasibleMatchingError
+        tol = max(tol, float(self.stats.get("feasibility_tolerance", 0.0)))
         n_e = instance.n_edges
         edges = np.asarray(self.edges)
         if edges.size and (edges.min() < 0 or edges.max() >= n_e):

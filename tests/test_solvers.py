@@ -1,5 +1,6 @@
 """Every exact method against brute force; LP, greedy and bipartite against theory."""
 
+import dataclasses
 import itertools
 
 import networkx as nx
@@ -140,12 +141,21 @@ def test_medium_instance_methods_agree():
     inst = random_groups(20, 60, 120, degree=3, capacity=3, max_load=2, seed=5)
     cp = matching.solve(inst, "cpsat")
     mip = matching.solve(inst, "mip")
+    scip = matching.solve(inst, "mip", solver="scip")
     lp = matching.solve(inst, "lp")
+    pdlp = matching.solve(inst, "lp", solver="pdlp")
     greedy = matching.solve(inst, "greedy", key="density")
-    for res in (cp, mip, lp, greedy):
+    for res in (cp, mip, scip, lp, pdlp, greedy):
         assert res.check(inst)
     assert cp.value == pytest.approx(mip.value, rel=1e-9)
+    assert scip.value == pytest.approx(mip.value, rel=1e-9)
     assert lp.value >= cp.value - 1e-7
+    assert pdlp.value == pytest.approx(lp.value, rel=1e-5)
+    # a PDLP result is still held to 1e-6: an x pushed past that is caught
+    broken = pdlp.x.copy()
+    broken[int(np.argmax(broken))] += 1e-3
+    with pytest.raises(matching.InfeasibleMatchingError):
+        dataclasses.replace(pdlp, _x=broken).check(inst)
     assert greedy.value <= cp.value + 1e-9
     lp_dual_check(inst, lp)
 
