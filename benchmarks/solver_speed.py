@@ -263,7 +263,8 @@ def plot(bip, packing, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2 if packing else 1, figsize=(11 if packing else 6, 4))
+    ax1 = axes[0] if packing else axes
     ns = [r["n"] for r in bip]
     ax1.plot(ns, [r["groupmatch_s"] for r in bip], "o-", label="groupmatch (auto)")
     ax1.plot(ns, [r["scipy_s"] for r in bip], "s--", label="scipy linear_sum_assignment")
@@ -281,6 +282,11 @@ def plot(bip, packing, path):
         title="bipartite matching",
     )
     ax1.legend()
+    if not packing:
+        fig.tight_layout()
+        fig.savefig(path, dpi=120)
+        return
+    ax2 = axes[1]
     for solver in dict.fromkeys(r["solver"] for r in packing):
         pts = [r for r in packing if r["solver"] == solver]
         ax2.plot([r["groups"] for r in pts], [r["total_s"] for r in pts], "o-", label=solver)
@@ -346,6 +352,8 @@ def main():
 
     write_csv(RESULTS / "solver_speed_bipartite.csv", bip)
     if args.skip_packing:
+        plot(bip, [], RESULTS / "solver_speed_bipartite.png")
+        print(f"\nwrote {RESULTS}/solver_speed_bipartite.csv and .png")
         return
     print("\nride-sharing set packing, time limit", args.time_limit, "s")
     packing = set_packing_part(sizes, args.packing_repeats, args.time_limit, args.pulp_max)
