@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
 from matching._greedy import greedy_edges
@@ -52,13 +53,22 @@ def solve_cpsat(
     threads: int | None,
     log: bool = False,
     hint: bool = True,
+    capacity_rows: tuple[sp.csr_array, np.ndarray] | None = None,
 ) -> CpSatOutcome:
-    """Solve the matching IP with CP-SAT (see :func:`matching.solve`)."""
+    """Solve the matching IP with CP-SAT (see :func:`matching.solve`).
+
+    ``capacity_rows`` replaces the per-resource capacity constraints by the rows of a
+    (rows x edges) matrix of loads and their capacities; each row must only hold edges
+    of one resource and have that resource's capacity (time-expanded models).
+    """
     start = time.perf_counter()
+    rows, row_cap = capacity_rows or (instance.resource_edges, instance.capacity)
     load_scale, load = scale_exactly(
-        np.concatenate([instance.edge_load, instance.capacity]), "loads and capacities"
+        np.concatenate([instance.edge_load, instance.capacity, row_cap]),
+        "loads and capacities",
     )
-    load, cap = load[: instance.n_edges], load[instance.n_edges :]
+    n_e, n_r = instance.n_edges, instance.n_resources
+    load, cap, row_cap = load[:n_e], load[n_e : n_e + n_r], load[n_e + n_r :]
     cand = _candidate_edges(instance, load, cap)
     weights = scale_weights(instance.edge_weight[cand])
 
@@ -71,23 +81,27 @@ def solve_cpsat(
         for q in np.flatnonzero(np.diff(ptr) >= 2).tolist():
             model.add_at_most_one([xs[i] for i in idx[ptr[q] : ptr[q + 1]].tolist()])
             n_request_rows += 1
-    res = instance.edge_resource[cand]
     cand_load = load[cand]
-    order = np.argsort(res, kind="stable")
-    bounds = np.searchsorted(res[order], np.arange(instance.n_resources + 1))
-    total = np.bincount(res, weights=cand_load, minlength=instance.n_resources)
+    cap_rows = sp.csr_array(rows[:, cand]) if cand.size else None
     n_resource_rows = 0
-    for r in np.flatnonzero(total > cap).tolist():
-        members = order[bounds[r] : bounds[r + 1]].tolist()
-        loads = cand_load[members]
-        if cap[r] < 2 * loads.min(initial=cap[r] + 1):
-            model.add_at_most_one([xs[i] for i in members])  # no two fit together
-        else:
-            model.add(
-                cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
-                <= int(cap[r])
-            )
-        n_resource_rows += 1
+    if cap_rows is not None:
+        ptr, idx = cap_rows.indptr, cap_rows.indices
+        total = np.bincount(
+            np.repeat(np.arange(ptr.size - 1), np.diff(ptr)),
+            weights=cand_load[idx],
+            minlength=ptr.size - 1,
+        )
+        for row in np.flatnonzero(total > row_cap).tolist():
+            members = idx[ptr[row] : ptr[row + 1]].tolist()
+            loads = cand_load[members]
+            if row_cap[row] < 2 * loads.min():
+                model.add_at_most_one([xs[i] for i in members])  # no two fit together
+            else:
+                model.add(
+                    cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
+                    <= int(row_cap[row])
+                )
+            n_resource_rows += 1
     model.maximize(cp_model.LinearExpr.weighted_sum(xs, weights.integers.tolist()))
     incumbent = greedy_edges(instance)
     if hint and cand.size:

@@ -1,7 +1,7 @@
 """Integer scaling of weights, loads and capacities for the CP-SAT model.
 
 CP-SAT solves over integers. Loads and capacities must scale to integers *exactly*
-(up to 1e-9 relative), since rounding them would change which matchings are feasible.
+(up to 1e-12 relative), since rounding them would change which matchings are feasible.
 Weights may be rounded: the rounding is recorded so that the reported bound stays a
 valid upper bound of the true optimum.
 """
@@ -16,7 +16,7 @@ __all__ = ["MAX_DECIMALS", "WeightScaling", "scale_exactly", "scale_weights"]
 
 #: Largest power of ten tried when looking for an exact integer scaling.
 MAX_DECIMALS = 6
-_REL_TOL = 1e-9
+_REL_TOL = 1e-12  # float noise of decimal data (0.1 * 10 = 1.0000000000000002)
 #: Target magnitude of the largest scaled weight when weights are not decimal.
 _WEIGHT_RESOLUTION = 2.0**40
 

@@ -360,6 +360,15 @@ class Instance:
         return sp.csr_array(self.edge_requests.T)
 
     @cached_property
+    def group_edges(self) -> sp.csr_array:
+        """Groups x edges 0/1 matrix (CSR): row ``g`` lists the edges of group ``g``, ascending."""
+        order = np.argsort(self.edge_group, kind="stable")
+        ptr = np.zeros(self.n_groups + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.edge_group, minlength=self.n_groups), out=ptr[1:])
+        data = np.ones(self.n_edges)
+        return sp.csr_array((data, order, ptr), shape=(self.n_groups, self.n_edges))
+
+    @cached_property
     def resource_edges(self) -> sp.csr_array:
         """Resources x edges matrix of loads (CSR)."""
         return sp.csr_array(

@@ -1,0 +1,265 @@
+"""Arrival models: how the groups of an instance reach an online policy.
+
+Every model returns an :class:`ArrivalSequence`: a *realised* instance in which each
+group arrives exactly once, the order in which the groups arrive and their arrival
+times. Models over a fixed instance (adversarial order, random order) keep its groups,
+so two arriving groups may share requests. Models over *types* (known IID, known
+adversarial distributions, Poisson) create a fresh copy of a type's group, with fresh
+requests, for every arrival; the copy keeps the type's edges (resources, weights,
+loads) and, for reusable resources, their durations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from matching.families import as_generator
+from matching.model import Instance
+
+__all__ = [
+    "ArrivalSequence",
+    "adversarial_order",
+    "known_adversarial",
+    "known_iid",
+    "poisson_arrivals",
+    "random_order",
+]
+
+DurationSampler = Callable[[np.random.Generator, np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ArrivalSequence:
+    """A realised online input.
+
+    Attributes
+    ----------
+    instance : Instance
+        The realised instance; group ``order[i]`` is the ``i``-th arrival.
+    order : ndarray of int
+        Group ids in arrival order, each group at most once.
+    times : ndarray of float
+        Non-decreasing arrival times, one per arrival.
+    types : ndarray of int or None
+        For type-based models, the type of each arrival.
+    reusable : bool
+        True when resources come back after each edge's duration.
+    """
+
+    instance: Instance
+    order: np.ndarray
+    times: np.ndarray
+    types: np.ndarray | None = None
+    reusable: bool = False
+
+    def __post_init__(self) -> None:
+        order = np.asarray(self.order, dtype=np.int64)
+        times = np.asarray(self.times, dtype=np.float64)
+        if order.ndim != 1 or times.shape != order.shape:
+            raise ValueError("order and times must be 1-D arrays of equal length")
+        if order.size and (order.min() < 0 or order.max() >= self.instance.n_groups):
+            raise ValueError(f"order names a group outside 0..{self.instance.n_groups - 1}")
+        if np.unique(order).size != order.size:
+            raise ValueError("order repeats a group; realise repeated types as copies")
+        if not np.isfinite(times).all() or (np.diff(times) < 0).any():
+            raise ValueError("times must be finite and non-decreasing")
+        if self.reusable and self.instance.edge_duration is None:
+            raise ValueError("a reusable sequence needs edge durations on its instance")
+        object.__setattr__(self, "order", order)
+        object.__setattr__(self, "times", times)
+
+    def __len__(self) -> int:
+        return int(self.order.size)
+
+
+def adversarial_order(
+    instance: Instance, order: np.ndarray | None = None, *, reusable: bool = False
+) -> ArrivalSequence:
+    """Groups arrive in the given order (default ``0, 1, ...``) at times ``0, 1, ...``.
+
+    Examples
+    --------
+    >>> import matching
+    >>> from matching.arrivals import adversarial_order
+    >>> inst = matching.Instance([[0], [1]], [(0, 0, 1.0), (0, 1, 2.0)])
+    >>> adversarial_order(inst, [1, 0]).order.tolist()
+    [1, 0]
+    """
+    order = np.arange(instance.n_groups) if order is None else np.asarray(order, np.int64)
+    return ArrivalSequence(
+        instance, order, np.arange(order.size, dtype=np.float64), reusable=reusable
+    )
+
+
+def random_order(
+    instance: Instance, *, seed: int | np.random.Generator | None = 0, reusable: bool = False
+) -> ArrivalSequence:
+    """All groups arrive once, in a uniformly random order."""
+    order = as_generator(seed).permutation(instance.n_groups)
+    return ArrivalSequence(
+        instance, order, np.arange(order.size, dtype=np.float64), reusable=reusable
+    )
+
+
+def _realise(
+    types: Instance,
+    type_seq: np.ndarray,
+    times: np.ndarray,
+    *,
+    reusable: bool,
+    durations: DurationSampler | None,
+    rng: np.random.Generator,
+) -> ArrivalSequence:
+    """Copy the group of each arriving type, with fresh requests and its edges."""
+    type_seq = np.asarray(type_seq, dtype=np.int64)
+    sizes = types.group_sizes[type_seq]
+    ptr = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    members = np.arange(int(ptr[-1]), dtype=np.int64)  # fresh requests per arrival
+    group_edges = types.group_edges
+    per_type = [
+        group_edges.indices[group_edges.indptr[v] : group_edges.indptr[v + 1]]
+        for v in range(types.n_groups)
+    ]
+    counts = np.array([per_type[v].size for v in type_seq.tolist()], dtype=np.int64)
+    edges = (
+        np.concatenate([per_type[v] for v in type_seq.tolist()])
+        if type_seq.size
+        else np.zeros(0, dtype=np.int64)
+    )
+    groups = np.repeat(np.arange(type_seq.size), counts)
+    duration = None
+    if reusable:
+        if durations is not None:
+            duration = np.asarray(durations(rng, edges), dtype=np.float64)
+            if duration.shape != edges.shape:
+                raise ValueError("the duration sampler must return one duration per edge")
+        elif types.edge_duration is not None:
+            duration = types.edge_duration[edges]
+        else:
+            raise ValueError("reusable arrivals need edge durations or a duration sampler")
+    realised = Instance.from_arrays(
+        group_ptr=ptr,
+        group_members=members,
+        edge_resource=types.edge_resource[edges],
+        edge_group=groups,
+        edge_weight=types.edge_weight[edges],
+        edge_load=types.edge_load[edges],
+        edge_duration=duration,
+        capacity=types.capacity,
+        n_requests=int(ptr[-1]),
+        check_duplicates=False,
+    )
+    return ArrivalSequence(
+        realised,
+        np.arange(type_seq.size, dtype=np.int64),
+        np.asarray(times, dtype=np.float64),
+        types=type_seq,
+        reusable=reusable,
+    )
+
+
+def _check_probabilities(p: np.ndarray, name: str) -> None:
+    if not np.isfinite(p).all() or (p < 0).any():
+        raise ValueError(f"{name} must be finite and non-negative")
+
+
+def known_iid(
+    types: Instance,
+    rates: np.ndarray,
+    n: int,
+    *,
+    seed: int | np.random.Generator | None = 0,
+    reusable: bool = False,
+    durations: DurationSampler | None = None,
+) -> ArrivalSequence:
+    """``n`` arrivals, each of type ``v`` with probability ``rates[v] / sum(rates)``.
+
+    Examples
+    --------
+    >>> import matching
+    >>> from matching.arrivals import known_iid
+    >>> types = matching.Instance([[0], [0, 1]], [(0, 0, 1.0), (0, 1, 3.0)], capacity=[2])
+    >>> seq = known_iid(types, [1.0, 1.0], 5, seed=0)
+    >>> len(seq), seq.instance.n_groups, seq.instance.n_requests == seq.types.size + sum(
+    ...     seq.types == 1)
+    (5, 5, True)
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    if rates.shape != (types.n_groups,):
+        raise ValueError(f"rates needs one entry per type ({types.n_groups})")
+    _check_probabilities(rates, "rates")
+    if rates.sum() <= 0:
+        raise ValueError("rates must not all be zero")
+    rng = as_generator(seed)
+    seq = rng.choice(types.n_groups, size=n, p=rates / rates.sum())
+    return _realise(
+        types, seq, np.arange(n, dtype=np.float64), reusable=reusable, durations=durations, rng=rng
+    )
+
+
+def known_adversarial(
+    types: Instance,
+    p: np.ndarray,
+    *,
+    seed: int | np.random.Generator | None = 0,
+    reusable: bool = False,
+    durations: DurationSampler | None = None,
+) -> ArrivalSequence:
+    """Known adversarial distributions (KAD): at step ``t`` type ``v`` arrives w.p. ``p[v, t]``.
+
+    At most one type arrives per step (``p[:, t].sum() <= 1``); with the remaining
+    probability nobody arrives. Arrival times are the step indices.
+    """
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] != types.n_groups:
+        raise ValueError(f"p must have shape (n_types={types.n_groups}, T)")
+    _check_probabilities(p, "p")
+    totals = p.sum(axis=0)
+    if (totals > 1 + 1e-9).any():
+        t = int(np.flatnonzero(totals > 1 + 1e-9)[0])
+        raise ValueError(f"p[:, {t}] sums to {totals[t]:.6g} > 1")
+    rng = as_generator(seed)
+    u = rng.random(p.shape[1])
+    cumulative = np.cumsum(p, axis=0)
+    drawn = (u[None, :] < cumulative).argmax(axis=0)
+    arrived = u < totals
+    steps = np.flatnonzero(arrived)
+    return _realise(
+        types,
+        drawn[steps],
+        steps.astype(np.float64),
+        reusable=reusable,
+        durations=durations,
+        rng=rng,
+    )
+
+
+def poisson_arrivals(
+    types: Instance,
+    rates: np.ndarray,
+    horizon: float,
+    *,
+    seed: int | np.random.Generator | None = 0,
+    durations: DurationSampler | None = None,
+) -> ArrivalSequence:
+    """Continuous-time arrivals: type ``v`` arrives as a Poisson process of rate ``rates[v]``.
+
+    Resources are reusable: a resource serving an edge is busy for the edge's duration
+    (the type's ``edge_duration``, or drawn by ``durations(rng, type_edges)``) and then
+    free again at its depot.
+    """
+    rates = np.asarray(rates, dtype=np.float64)
+    if rates.shape != (types.n_groups,):
+        raise ValueError(f"rates needs one entry per type ({types.n_groups})")
+    _check_probabilities(rates, "rates")
+    if not (np.isfinite(horizon) and horizon >= 0):
+        raise ValueError(f"horizon must be finite and non-negative, got {horizon!r}")
+    rng = as_generator(seed)
+    total = rates.sum()
+    n = int(rng.poisson(total * horizon)) if total > 0 else 0
+    times = np.sort(rng.uniform(0.0, horizon, size=n))
+    seq = rng.choice(types.n_groups, size=n, p=rates / total) if n else np.zeros(0, np.int64)
+    return _realise(types, seq, times, reusable=True, durations=durations, rng=rng)
