@@ -56,17 +56,23 @@ class MathOptOutcome:
     stats: dict[str, Any]
 
 
-def _constraint_matrix(instance: Instance, cols: np.ndarray) -> sp.coo_array:
-    """Rows: requests then resources; columns: the chosen edges ``cols``."""
+def _constraint_matrix(
+    instance: Instance, cols: np.ndarray, capacity_matrix: sp.csr_array
+) -> sp.coo_array:
+    """Rows: requests then capacity rows; columns: the chosen edges ``cols``."""
     requests = instance.request_edges[:, cols]
-    resources = instance.resource_edges[:, cols]
+    resources = capacity_matrix[:, cols]
     stacked = sp.vstack([requests, resources], format="csr")
     stacked.sort_indices()
     return stacked.tocoo()
 
 
 def _build_proto(
-    instance: Instance, cols: np.ndarray, *, integer: bool
+    instance: Instance,
+    cols: np.ndarray,
+    *,
+    integer: bool,
+    capacity_rows: tuple[sp.csr_array, np.ndarray],
 ) -> tuple[model_pb2.ModelProto, int]:
     proto = model_pb2.ModelProto(name="groupmatch")
     n = cols.size
@@ -79,13 +85,14 @@ def _build_proto(
     objective.maximize = True
     objective.linear_coefficients.ids.extend(range(n))
     objective.linear_coefficients.values.extend(instance.edge_weight[cols].tolist())
-    n_rows = instance.n_requests + instance.n_resources
+    capacity_matrix, capacity = capacity_rows
+    n_rows = instance.n_requests + capacity.size
     rows = proto.linear_constraints
     rows.ids.extend(range(n_rows))
     rows.lower_bounds.extend(np.full(n_rows, -np.inf).tolist())
-    upper = np.concatenate([np.ones(instance.n_requests), instance.capacity])
+    upper = np.concatenate([np.ones(instance.n_requests), capacity])
     rows.upper_bounds.extend(upper.tolist())
-    matrix = _constraint_matrix(instance, cols)
+    matrix = _constraint_matrix(instance, cols, capacity_matrix)
     entries = proto.linear_constraint_matrix
     entries.row_ids.extend(matrix.row.tolist())
     entries.column_ids.extend(matrix.col.tolist())
@@ -110,8 +117,14 @@ def solve_mathopt(
     seed: int,
     threads: int | None,
     log: bool = False,
+    capacity_rows: tuple[sp.csr_array, np.ndarray] | None = None,
 ) -> MathOptOutcome:
-    """Solve the matching IP (``relax=False``) or its LP relaxation with MathOpt."""
+    """Solve the matching IP (``relax=False``) or its LP relaxation with MathOpt.
+
+    ``capacity_rows`` replaces the per-resource constraints (see ``solve_cpsat``); the
+    resource prices are then one per row.
+    """
+    capacity_rows = capacity_rows or (instance.resource_edges, instance.capacity)
     table = LP_SOLVERS if relax else MIP_SOLVERS
     if solver not in table:
         kind = "LP" if relax else "MIP"
@@ -124,7 +137,7 @@ def solve_mathopt(
             (instance.edge_weight > 0)
             & (instance.edge_load <= instance.capacity[instance.edge_resource])
         )
-    proto, n_rows = _build_proto(instance, cols, integer=not relax)
+    proto, n_rows = _build_proto(instance, cols, integer=not relax, capacity_rows=capacity_rows)
     params = mathopt.SolveParameters(enable_output=bool(log))
     if time_limit is not None:
         params.time_limit = datetime.timedelta(seconds=float(time_limit))
@@ -184,7 +197,7 @@ def solve_mathopt(
         bound = 0.0
         if relax:  # no positive edge: zero prices are dual feasible and optimal
             request_prices = np.zeros(instance.n_requests)
-            resource_prices = np.zeros(instance.n_resources)
+            resource_prices = np.zeros(capacity_rows[1].size)
     stats = {
         "solver": f"MathOpt/{table[solver].name}",
         "solver_status": _REASON.Name(reason),
