@@ -32,6 +32,25 @@ DurationSampler = Callable[[np.random.Generator, np.ndarray], np.ndarray]
 
 
 @dataclass(frozen=True)
+class KnownModel:
+    """A known arrival distribution over types.
+
+    Attributes
+    ----------
+    types : Instance
+        One group per type, with its edges.
+    p : ndarray, shape (n_types, T)
+        Probability that type ``v`` arrives at step ``t`` (at most one arrival a step).
+    type_edge : ndarray of int
+        For every edge of the realised instance, the type edge it copies.
+    """
+
+    types: Instance
+    p: np.ndarray
+    type_edge: np.ndarray
+
+
+@dataclass(frozen=True)
 class ArrivalSequence:
     """A realised online input.
 
@@ -47,6 +66,8 @@ class ArrivalSequence:
         For type-based models, the type of each arrival.
     reusable : bool
         True when resources come back after each edge's duration.
+    model : KnownModel or None
+        For type-based models, the known distribution the sequence was drawn from.
     """
 
     instance: Instance
@@ -54,6 +75,7 @@ class ArrivalSequence:
     times: np.ndarray
     types: np.ndarray | None = None
     reusable: bool = False
+    model: KnownModel | None = None
 
     def __post_init__(self) -> None:
         order = np.asarray(self.order, dtype=np.int64)
@@ -112,6 +134,7 @@ def _realise(
     reusable: bool,
     durations: DurationSampler | None,
     rng: np.random.Generator,
+    p: np.ndarray | None = None,
 ) -> ArrivalSequence:
     """Copy the group of each arriving type, with fresh requests and its edges."""
     type_seq = np.asarray(type_seq, dtype=np.int64)
@@ -158,6 +181,7 @@ def _realise(
         np.asarray(times, dtype=np.float64),
         types=type_seq,
         reusable=reusable,
+        model=None if p is None else KnownModel(types, p, edges),
     )
 
 
@@ -195,8 +219,15 @@ def known_iid(
         raise ValueError("rates must not all be zero")
     rng = as_generator(seed)
     seq = rng.choice(types.n_groups, size=n, p=rates / rates.sum())
+    p = np.repeat((rates / rates.sum())[:, None], n, axis=1)
     return _realise(
-        types, seq, np.arange(n, dtype=np.float64), reusable=reusable, durations=durations, rng=rng
+        types,
+        seq,
+        np.arange(n, dtype=np.float64),
+        reusable=reusable,
+        durations=durations,
+        rng=rng,
+        p=p,
     )
 
 
@@ -234,6 +265,7 @@ def known_adversarial(
         reusable=reusable,
         durations=durations,
         rng=rng,
+        p=p,
     )
 
 
