@@ -159,6 +159,7 @@ class LPSampleAttenuatePolicy(OnlinePolicy):
     """
 
     name = "lp-attenuate"
+    guarantee = "1/2 of the benchmark LP (KAD, reusable unit resources, any group size)"
 
     def __init__(self, gamma: float = GUARANTEED_RATIO) -> None:
         if not 0 < gamma <= 0.5:

@@ -30,6 +30,8 @@ class OnlinePolicy:
     name = "policy"
     #: Batch length; 0 means every arrival is decided alone when it arrives.
     window = 0.0
+    #: The proven guarantee, in words (where it holds), for reports.
+    guarantee = "none proven"
 
     def reset(self, sequence: ArrivalSequence, rng: np.random.Generator) -> None:
         """Prepare for a new sequence (draw random priorities here)."""
@@ -59,6 +61,7 @@ class GreedyPolicy(OnlinePolicy):
     """
 
     name = "greedy"
+    guarantee = "1/2 bipartite; 1/(k+1) for groups of <= k (single-use, unit loads)"
 
     def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
         if candidates.size == 0:
@@ -79,11 +82,13 @@ class RankingPolicy(OnlinePolicy):
     """
 
     name = "ranking"
+    guarantee = "1 - 1/e = 0.632 (unweighted bipartite, adversarial order)"
 
     def __init__(self, *, vertex_weighted: bool = False) -> None:
         self.vertex_weighted = bool(vertex_weighted)
         if self.vertex_weighted:
             self.name = "ranking-vw"
+            self.guarantee = "1 - 1/e = 0.632 (vertex-weighted bipartite, adversarial order)"
 
     def reset(self, sequence: ArrivalSequence, rng: np.random.Generator) -> None:
         super().reset(sequence, rng)
@@ -120,6 +125,7 @@ class BalancePolicy(OnlinePolicy):
     """
 
     name = "balance"
+    guarantee = "1 - 1/e as capacity b grows (unit loads)"
 
     def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
         if candidates.size == 0:
@@ -150,6 +156,7 @@ class BatchedResolvePolicy(OnlinePolicy):
     """
 
     name = "batched"
+    guarantee = "optimal with one window holding every arrival; none in general"
 
     def __init__(
         self, window: float, *, method: str = "auto", time_limit: float | None = None

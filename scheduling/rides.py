@@ -21,7 +21,7 @@ from scipy.spatial import cKDTree
 from matching import Instance
 from matching.families import as_generator
 
-__all__ = ["RideBatch", "shareable_groups", "synthetic_ride_batch"]
+__all__ = ["CityGridRides", "RideBatch", "shareable_groups", "synthetic_ride_batch"]
 
 
 @dataclass(frozen=True)
@@ -161,3 +161,31 @@ def synthetic_ride_batch(
         vehicles=vehicles,
         route_km=route,
     )
+
+
+@dataclass(frozen=True)
+class CityGridRides:
+    """Online family: the groups of a synthetic ride batch arrive in random order.
+
+    A small city for teaching and competitive-ratio runs: ``n_vehicles`` vehicles,
+    ``n_requests`` riders and their shareable groups (see :func:`synthetic_ride_batch`);
+    each group is an online arrival that a vehicle may take once.
+    """
+
+    n_vehicles: int
+    n_requests: int
+    city_km: float = 5.0
+    share_radius: float = 1.0
+
+    def __call__(self, rng: np.random.Generator):
+        """Draw one realised arrival sequence."""
+        from matching.arrivals import random_order
+
+        batch = synthetic_ride_batch(
+            self.n_vehicles,
+            self.n_requests,
+            city_km=self.city_km,
+            share_radius=self.share_radius,
+            seed=rng,
+        )
+        return random_order(batch.instance, seed=rng)

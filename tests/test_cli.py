@@ -52,3 +52,33 @@ def test_demo_rows_are_exact_and_checked(capsys):
     assert "ride-sharing batch" in table and "QLM" in table
     assert main(["demo", "--seed", "1"]) == 0
     assert "greedy/exact" in capsys.readouterr().out
+
+
+def test_ratio_command_writes_table_csv_and_plot(tmp_path, capsys):
+    code = main(
+        [
+            "ratio",
+            "--policy",
+            "greedy",
+            "--family",
+            "upper-triangular",
+            "--n",
+            "20",
+            "--trials",
+            "3",
+            "--out",
+            str(tmp_path),
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "ALG/OPT mean 0.5000" in out and "guarantee" in out
+    assert (tmp_path / "ratio_greedy_upper-triangular_n20.csv").exists()
+    assert (tmp_path / "ratio_greedy_upper-triangular_n20.png").exists()
+
+
+def test_ratio_command_rejects_unknown_names(capsys):
+    with pytest.raises(SystemExit):
+        main(["ratio", "--policy", "oracle"])
+    assert main(["ratio", "--family", "k-uniform", "--n", "1"]) == 2
+    assert "n must be at least 2" in capsys.readouterr().err
