@@ -100,7 +100,7 @@ class ArrivalSequence:
 def adversarial_order(
     instance: Instance, order: np.ndarray | None = None, *, reusable: bool = False
 ) -> ArrivalSequence:
-    """Groups arrive in the given order (default ``0, 1, ...``) at times ``0, 1, ...``.
+    """Let groups arrive in the given order (default ``0, 1, ...``) at times ``0, 1, ...``.
 
     Examples
     --------
@@ -207,8 +207,8 @@ def known_iid(
     >>> from matching.arrivals import known_iid
     >>> types = matching.Instance([[0], [0, 1]], [(0, 0, 1.0), (0, 1, 3.0)], capacity=[2])
     >>> seq = known_iid(types, [1.0, 1.0], 5, seed=0)
-    >>> len(seq), seq.instance.n_groups, seq.instance.n_requests == seq.types.size + sum(
-    ...     seq.types == 1)
+    >>> fresh = seq.instance.n_requests == int(types.group_sizes[seq.types].sum())
+    >>> len(seq), seq.instance.n_groups, fresh
     (5, 5, True)
     """
     rates = np.asarray(rates, dtype=np.float64)

@@ -89,12 +89,12 @@ def kad_benchmark_lp(types: Instance, p: np.ndarray) -> KADBenchmarkLP:
     >>> import numpy as np, matching
     >>> types = matching.Instance([[0]], [(0, 0, 1.0, 1, 2.0)])
     >>> lp = kad_benchmark_lp(types, np.array([[0.5, 0.5, 0.5]]))
-    >>> round(lp.value, 6)  # x = 0.5 at t = 0 and t = 2; t = 1 is blocked by t = 0
-    1.0
+    >>> round(lp.value, 6)  # x = p = 0.5 at t = 0, 1, 2: x_0 + x_1 = 1 fits at t = 1
+    1.5
     """
     p = np.asarray(p, dtype=np.float64)
     _check_model(types, p)
-    n_v, n_t = p.shape
+    n_t = p.shape[1]
     ge = types.group_edges
     cells_v, cells_t = np.nonzero(p > 0)
     counts = np.diff(ge.indptr)[cells_v]

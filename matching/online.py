@@ -64,6 +64,7 @@ class GreedyPolicy(OnlinePolicy):
     guarantee = "1/2 bipartite; 1/(k+1) for groups of <= k (single-use, unit loads)"
 
     def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+        """Pick the best acceptable edge by this policy's rule, or -1."""
         if candidates.size == 0:
             return -1
         weights = self.instance.edge_weight[candidates]
@@ -91,6 +92,7 @@ class RankingPolicy(OnlinePolicy):
             self.guarantee = "1 - 1/e = 0.632 (vertex-weighted bipartite, adversarial order)"
 
     def reset(self, sequence: ArrivalSequence, rng: np.random.Generator) -> None:
+        """Draw the resource order (or the perturbations) for this sequence."""
         super().reset(sequence, rng)
         n = sequence.instance.n_resources
         if self.vertex_weighted:
@@ -99,6 +101,7 @@ class RankingPolicy(OnlinePolicy):
             self.rank = rng.permutation(n)
 
     def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+        """Pick the best acceptable edge by this policy's rule, or -1."""
         if candidates.size == 0:
             return -1
         inst = self.instance
@@ -128,6 +131,7 @@ class BalancePolicy(OnlinePolicy):
     guarantee = "1 - 1/e as capacity b grows (unit loads)"
 
     def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+        """Pick the best acceptable edge by this policy's rule, or -1."""
         if candidates.size == 0:
             return -1
         inst = self.instance
@@ -168,6 +172,7 @@ class BatchedResolvePolicy(OnlinePolicy):
         self.time_limit = time_limit
 
     def choose_batch(self, state: OnlineState, groups: np.ndarray) -> np.ndarray:
+        """Solve the batch's acceptable edges exactly under the free capacities."""
         from matching.offline import solve
 
         inst = self.instance

@@ -40,6 +40,7 @@ class UpperTriangular:
     n: int
 
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
+        """Draw one realised arrival sequence."""
         n = self.n
         if n < 1:
             raise ValueError(f"n must be positive, got {n}")
@@ -68,6 +69,7 @@ class RandomBipartite:
     density: float = 0.2
 
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
+        """Draw one realised arrival sequence."""
         inst = random_bipartite(self.n_resources, self.n_requests, density=self.density, seed=rng)
         return random_order(inst, seed=rng)
 
@@ -83,6 +85,7 @@ class KUniformGroups:
     degree: int = 3
 
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
+        """Draw one realised arrival sequence."""
         inst = random_groups(
             self.n_resources,
             self.n_requests,
@@ -138,5 +141,6 @@ class KADReusable:
         return types, p
 
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
+        """Draw one realised arrival sequence."""
         types, p = self.types_and_probabilities(rng)
         return known_adversarial(types, p, seed=rng, reusable=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import csv
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -248,7 +249,8 @@ def competitive_ratio(
         Per-trial limit of the offline solve; where it stops early the proven *bound*
         stands in for OPT (so ALG/OPT stays a lower estimate) and ``opt_optimal`` is False.
     progress : bool, optional
-        Show a progress bar (default: when there are 50 trials or more).
+        Show a progress bar on standard error (default: 50 trials or more and standard
+        error is a terminal).
 
     Returns
     -------
@@ -267,7 +269,7 @@ def competitive_ratio(
     if trials < 1:
         raise ValueError(f"trials must be positive, got {trials}")
     if progress is None:
-        progress = trials >= 50
+        progress = trials >= 50 and sys.stderr.isatty()
     args = [(policy, family, int(seed), i, with_lp, opt_time_limit) for i in range(trials)]
     if executor == "local":
         results = [_run_trial(*a) for a in _progress(args, progress, policy.name)]
@@ -287,9 +289,12 @@ def competitive_ratio(
 def _progress(items: list[Any], show: bool, label: str) -> Any:
     if not show:
         return items
+    from rich.console import Console
     from rich.progress import track
 
-    return track(items, description=f"{label}: trials", transient=True)
+    return track(
+        items, description=f"{label}: trials", transient=True, console=Console(stderr=True)
+    )
 
 
 def _run_ray(
