@@ -10,7 +10,7 @@ from pathlib import Path
 
 import matching
 from groupmatch import __version__
-from groupmatch.demo import demo_rows, format_table, ratio_rows
+from groupmatch.demo import certificate_rows, demo_rows, format_table, ratio_rows
 from groupmatch.registry import FAMILIES, POLICIES, make_family, make_policy
 from matching.ratio import competitive_ratio
 
@@ -51,7 +51,53 @@ def build_parser() -> argparse.ArgumentParser:
     ratio.add_argument("--ray-address", default=None)
     ratio.add_argument("--no-lp", action="store_true", help="skip the LP bound")
     ratio.add_argument("--out", default="groupmatch-results", help="folder for CSV and PNG")
+
+    prove = sub.add_parser("prove", help="build and exactly verify a ratio certificate")
+    prove.add_argument(
+        "--policy", default="ranking", choices=["ranking", "greedy", "lp-attenuate"]
+    )
+    prove.add_argument("--n", type=int, default=50, help="graph size (ranking)")
+    prove.add_argument("--k", type=int, default=1, help="largest group (greedy)")
+
+    adversary = sub.add_parser("adversary", help="search for a worst-case input")
+    adversary.add_argument("--policy", default="greedy", choices=["greedy", "ranking"])
+    adversary.add_argument("--n", type=int, default=4)
+    adversary.add_argument("--method", default="auto", choices=["auto", "exhaustive", "local"])
+    adversary.add_argument("--seed", type=int, default=0)
     return parser
+
+
+def _run_prove(args: argparse.Namespace) -> int:
+    from proofs.lp import greedy_certificate, lp_attenuate_certificate, ranking_certificate
+
+    if args.policy == "ranking":
+        cert = ranking_certificate(args.n)
+    elif args.policy == "greedy":
+        cert = greedy_certificate(args.k)
+    else:
+        cert = lp_attenuate_certificate()
+    result = cert.verify()
+    print(cert.claim.format(lower=f"{float(cert.lower):.6f}"))
+    print(f"  policy {cert.policy}, arrivals: {cert.arrival_model}")
+    print(f"  LP: {len(cert.lp.c)} variables, {len(cert.lp.b)} rows")
+    print(f"  certified interval [{float(cert.lower):.12f}, {float(cert.upper):.12f}]")
+    print(f"  exact check: {result.message}")
+    return 0 if result.ok else 1
+
+
+def _run_adversary(args: argparse.Namespace) -> int:
+    from proofs.adversary import search, upper_triangular_adjacency
+
+    res = search(args.policy, args.n, method=args.method, seed=args.seed)
+    print(
+        f"worst input for {args.policy} at n={args.n} ({res.method}, {res.examined} "
+        f"inputs examined): E[ALG]/OPT = {res.ratio} = {float(res.ratio):.6f}"
+    )
+    for i, mask in enumerate(res.adjacency):
+        print(f"  online {i}: resources {[r for r in range(args.n) if mask >> r & 1]}")
+    same = res.isomorphic_to(upper_triangular_adjacency(args.n))
+    print(f"  upper-triangular among the worst found: {same}")
+    return 0
 
 
 def _run_ratio(args: argparse.Namespace) -> int:
@@ -115,9 +161,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(format_table(demo_rows(seed=args.seed, time_limit=args.time_limit)))
             print("\ncompetitive ratios (empirical ALG/OPT, 95% bootstrap CI) vs guarantee\n")
             print(ratio_rows(seed=args.seed))
+            print("\ncertificates (exact rational verification)\n")
+            print(certificate_rows())
             return 0
         if args.command == "ratio":
             return _run_ratio(args)
+        if args.command == "prove":
+            return _run_prove(args)
+        if args.command == "adversary":
+            return _run_adversary(args)
         return _run_solve(args)
     except (ValueError, TypeError, FileNotFoundError) as exc:
         print(f"groupmatch: error: {exc}", file=sys.stderr)
