@@ -54,14 +54,16 @@ def _argmax_first(values: np.ndarray) -> int:
 
 
 class GreedyPolicy(OnlinePolicy):
-    """Accept the heaviest candidate edge (ties: lowest edge id); ratio 1/2 for matching.
+    """Accept the heaviest candidate edge (ties: lowest edge id).
 
-    For groups of at most ``k`` requests and unit loads the ratio is ``1/(k+1)``
-    against the offline optimum (single-use resources).
+    With unit weights, unit loads and single-use resources the ratio is ``1/(k+1)`` for
+    groups of at most ``k`` requests (1/2 for bipartite matching). With edge weights and
+    adversarial order online greedy has no constant ratio (a light edge can take the
+    resource a heavy one needs); offline, scanning edges by weight, it is ``1/(k+1)``.
     """
 
     name = "greedy"
-    guarantee = "1/2 bipartite; 1/(k+1) for groups of <= k (single-use, unit loads)"
+    guarantee = "1/(k+1) unweighted, groups of <= k (1/2 bipartite); none with edge weights"
 
     def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
         """Pick the best acceptable edge by this policy's rule, or -1."""

@@ -54,7 +54,7 @@ def maximum_matching(adj: tuple[int, ...], n: int) -> int:
 
 
 def _greedy_by(adj: tuple[int, ...], order: tuple[int, ...]) -> int:
-    """Matched count when each arrival takes its free neighbour first in ``order``."""
+    """Count matches when each arrival takes its free neighbour first in ``order``."""
     free = (1 << len(order)) - 1
     matched = 0
     for mask in adj:
@@ -88,8 +88,11 @@ def upper_triangular_adjacency(n: int) -> tuple[int, ...]:
 
 
 def instance_from_adjacency(adj: tuple[int, ...], n: int) -> Instance:
-    """The matching instance of an adjacency: singleton groups, unit weights, edges in
-    ascending resource order (so the library's greedy breaks ties as the search did)."""
+    """Build the matching instance of an adjacency.
+
+    Singleton groups, unit weights, edges in ascending resource order (so the
+    library's greedy breaks ties as the search did).
+    """
     resource, group = [], []
     for i, mask in enumerate(adj):
         for r in range(n):
@@ -191,13 +194,12 @@ def search(
 def _exhaustive(policy: str, n: int) -> AdversaryResult:
     best = Fraction(2)
     worst: list[tuple[int, ...]] = []
-    best_alg, best_opt = Fraction(0), 0
     examined = 0
     for adj in itertools.product(range(1 << n), repeat=n):
         examined += 1
-        ratio, alg, opt = _ratio(adj, n, policy)
+        ratio = _ratio(adj, n, policy)[0]
         if ratio < best:
-            best, worst, best_alg, best_opt = ratio, [adj], alg, opt
+            best, worst = ratio, [adj]
         elif ratio == best:
             worst.append(adj)
     # report the worst input with the largest optimum: the gadget, not a padded copy

@@ -82,7 +82,7 @@ def _certificate(
 
 # ------------------------------------------------------------------------- RANKING
 def ranking_lp(n: int) -> RationalLP:
-    """The factor-revealing LP of RANKING on ``n x n`` bipartite graphs.
+    """Build the factor-revealing LP of RANKING on ``n x n`` bipartite graphs.
 
     ``x_t`` is the probability that the resource of rank ``t`` is matched, for a graph
     with a perfect matching. The KVV lemma (as simplified by Birnbaum and Mathieu)
@@ -107,7 +107,7 @@ def ranking_lp(n: int) -> RationalLP:
 
 
 def ranking_lp_optimum(n: int) -> Fraction:
-    """Closed form of the RANKING LP optimum, ``1 - (n / (n + 1))^n``."""
+    """Return the RANKING LP optimum in closed form, ``1 - (n / (n + 1))^n``."""
     return 1 - Fraction(n, n + 1) ** n
 
 
@@ -149,6 +149,7 @@ def _single_row_lp(k: int) -> RationalLP:
 def greedy_certificate(k: int = 1) -> Certificate:
     """Certify greedy's ``1/(k+1)`` for groups of at most ``k`` requests (``k = 1``: 1/2).
 
+    Holds online with unit weights, and offline (edges scanned by weight) with weights.
     Every edge of an optimal matching is either chosen by greedy or blocked, when it
     was considered, by an earlier greedy edge at least as heavy that shares one of its
     at most ``k`` requests or fills its resource; each greedy edge blocks at most ``k``
