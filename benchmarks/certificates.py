@@ -9,13 +9,11 @@ largest n verified within it. Writes ``benchmarks/results/certificates.csv``.
 from __future__ import annotations
 
 import argparse
-import csv
 import time
-from pathlib import Path
+
+from _common import RESULTS, write_csv
 
 from proofs import lp as prooflp
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main():
@@ -63,11 +61,7 @@ def main():
             largest = n
         if total > args.budget:
             break
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with (RESULTS / "certificates.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(RESULTS / "certificates.csv", rows)
     print(f"largest n built, solved and verified within {args.budget:.0f} s: {largest}")
 
 

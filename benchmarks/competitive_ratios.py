@@ -9,13 +9,11 @@ both). Writes ``benchmarks/results/competitive_ratios.csv`` and ``ratio_vs_n.png
 from __future__ import annotations
 
 import argparse
-import csv
-from pathlib import Path
+
+from _common import RESULTS, write_csv
 
 from groupmatch.registry import make_family, make_policy
 from matching.ratio import competitive_ratio
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 CASES = {
     "upper-triangular": ["greedy", "ranking", "balance"],
@@ -68,11 +66,7 @@ def main():
                 f"{s['mean_alg_lp']:>8.3f}{s['worst_alg_lp']:>8.3f}   {policy.guarantee}",
                 flush=True,
             )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with (RESULTS / "competitive_ratios.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(RESULTS / "competitive_ratios.csv", rows)
 
     import matplotlib
 

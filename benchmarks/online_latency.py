@@ -13,19 +13,16 @@ Goal: p99 <= 50 us for greedy and RANKING.
 from __future__ import annotations
 
 import argparse
-import csv
 import statistics
 import time
-from pathlib import Path
 
 import numpy as np
+from _common import RESULTS, write_csv
 
 from matching.arrivals import random_order
 from matching.driver import OnlineState
 from matching.model import Instance
 from matching.online import BalancePolicy, GreedyPolicy, RankingPolicy
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def instance(n_resources: int, n_requests: int, degree: int, seed: int) -> Instance:
@@ -152,11 +149,7 @@ def main():
             f"{row['ref_median_us']:>12.1f}{row['ref_p99_us']:>9.1f}"
             f"{row['ref_p99_us'] / row['p99_us']:>14.2f}"
         )
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    with (RESULTS / "online_latency.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(RESULTS / "online_latency.csv", rows)
     print(f"wrote {RESULTS / 'online_latency.csv'}")
 
 

@@ -17,21 +17,18 @@ Medians over ``--repeats`` runs. Writes ``benchmarks/results/solver_speed_*.csv`
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import statistics
 import threading
 import time
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
+from _common import RESULTS, write_csv
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
 import matching
 from scheduling.rides import synthetic_ride_batch
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def median_time(fn, repeats):
@@ -247,14 +244,6 @@ def set_packing_part(sizes, repeats, time_limit, skip_pulp_above):
                 flush=True,
             )
     return rows
-
-
-def write_csv(path, rows):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
 
 
 def plot(bip, packing, path):

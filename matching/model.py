@@ -389,6 +389,35 @@ class Instance:
             and (self.capacity == 1).all()
         )
 
+    def replace(self, **arrays: Any) -> Instance:
+        """Return a copy with some arrays replaced (validated like a new instance).
+
+        Accepts the keywords of :meth:`from_arrays`; the rest is taken from ``self``.
+
+        Examples
+        --------
+        >>> import matching
+        >>> inst = matching.Instance([[0], [1]], [(0, 0, 2.0), (0, 1, 3.0)])
+        >>> inst.replace(edge_weight=[1.0, 1.0], edge_duration=[2.0, 5.0]).edge_duration
+        array([2., 5.])
+        """
+        fields = {
+            "group_ptr": self.group_ptr,
+            "group_members": self.group_members,
+            "edge_resource": self.edge_resource,
+            "edge_group": self.edge_group,
+            "edge_weight": self.edge_weight,
+            "edge_load": self.edge_load,
+            "edge_duration": self.edge_duration,
+            "capacity": self.capacity,
+            "n_requests": self.n_requests,
+        }
+        unknown = set(arrays) - set(fields)
+        if unknown:
+            raise TypeError(f"replace() got unknown field(s) {sorted(unknown)}")
+        fields.update(arrays)
+        return Instance.from_arrays(**fields)
+
     # ---------------------------------------------------------------- display
     def __repr__(self) -> str:
         return (

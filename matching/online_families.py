@@ -126,17 +126,7 @@ class KADReusable:
             seed=rng,
         )
         duration = rng.integers(1, self.max_duration + 1, size=base.n_edges).astype(float)
-        types = Instance.from_arrays(
-            group_ptr=base.group_ptr,
-            group_members=base.group_members,
-            edge_resource=base.edge_resource,
-            edge_group=base.edge_group,
-            edge_weight=base.edge_weight,
-            edge_load=base.edge_load,
-            edge_duration=duration,
-            capacity=base.capacity,
-            n_requests=base.n_requests,
-        )
+        types = base.replace(edge_duration=duration)
         p = rng.dirichlet(np.ones(self.n_types), size=self.horizon).T * self.arrival_rate
         return types, p
 

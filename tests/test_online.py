@@ -73,17 +73,7 @@ def online_inputs(draw):
         return random_order(inst, seed=seed)
     rng = np.random.default_rng(seed)
     durations = rng.integers(1, 4, size=inst.n_edges).astype(float)
-    types = matching.Instance.from_arrays(
-        group_ptr=inst.group_ptr,
-        group_members=inst.group_members,
-        edge_resource=inst.edge_resource,
-        edge_group=inst.edge_group,
-        edge_weight=inst.edge_weight,
-        edge_load=inst.edge_load,
-        edge_duration=durations,
-        capacity=inst.capacity,
-        n_requests=inst.n_requests,
-    )
+    types = inst.replace(edge_duration=durations)
     reusable = draw(st.booleans())
     if kind == "iid":
         return known_iid(

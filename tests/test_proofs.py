@@ -183,16 +183,7 @@ class UnitWeights:
     def __call__(self, rng):
         seq = self.family(rng)
         inst = seq.instance
-        unit = matching.Instance.from_arrays(
-            group_ptr=inst.group_ptr,
-            group_members=inst.group_members,
-            edge_resource=inst.edge_resource,
-            edge_group=inst.edge_group,
-            edge_weight=np.ones(inst.n_edges),
-            capacity=inst.capacity,
-            n_requests=inst.n_requests,
-        )
-        return dataclasses.replace(seq, instance=unit)
+        return dataclasses.replace(seq, instance=inst.replace(edge_weight=np.ones(inst.n_edges)))
 
 
 def test_bad_arguments():
