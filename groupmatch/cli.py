@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="groupmatch",
         description="Online group matching: exact and greedy solves of tripartite "
-        "resource/request/group instances, and their applications.",
+        "resource/request/group instances, online policies and ratio certificates.",
     )
     parser.add_argument("--version", action="version", version=f"groupmatch {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)

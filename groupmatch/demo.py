@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import matching
 from scheduling.queue import demo_placement
 from scheduling.rides import synthetic_ride_batch
+from scheduling.rollout import demo_rollout
 
 __all__ = ["DemoRow", "certificate_rows", "demo_rows", "format_table", "ratio_rows"]
 
@@ -43,13 +44,14 @@ def demo_rows(seed: int = 0, time_limit: float = 30.0) -> list[DemoRow]:
     --------
     >>> rows = demo_rows(seed=0)
     >>> [row.application for row in rows]
-    ['ride-sharing batch', 'LLM groups -> GPUs (QLM)']
+    ['ride-sharing batch', 'LLM groups -> GPUs (QLM)', 'rollout chunks (Seer)']
     >>> all(row.exact.value >= row.greedy.value for row in rows)
     True
     """
     cases = [
         ("ride-sharing batch", synthetic_ride_batch(30, 120, seed=seed).instance),
         ("LLM groups -> GPUs (QLM)", demo_placement(seed=seed).instance),
+        ("rollout chunks (Seer)", demo_rollout(seed=seed)),
     ]
     rows = []
     for name, inst in cases:

@@ -104,3 +104,50 @@ def test_load_azure_trace_reports_bad_rows(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="expected columns"):
         load_azure_trace(path)
+
+
+def test_rollout_chunk_placement_invariants():
+    from scheduling.rollout import (
+        RolloutState,
+        chunk_placement,
+        group_length_estimates,
+        synthetic_rollout,
+    )
+
+    state = synthetic_rollout("kimi-k2", n_prompts=6, seed=4)
+    assert (state.output_tokens <= 98_304).all()
+    # siblings are more alike than strangers
+    by_group = np.log(state.output_tokens).reshape(6, 8)
+    assert by_group.std(axis=1).mean() < by_group.std()
+    generated = np.minimum(state.output_tokens, 20_000)
+    state = RolloutState(
+        state.group_of, state.prompt_tokens, state.output_tokens, generated, state.max_tokens
+    )
+    est = group_length_estimates(state)
+    for g in range(6):
+        done = state.finished & (state.group_of == g)
+        expected = state.output_tokens[done].max() if done.any() else state.max_tokens
+        assert est[g] == expected
+    kv = np.array([500_000, 300_000])
+    inst, _ = chunk_placement(state, kv, chunk_size=8192)
+    res = matching.solve(inst)
+    assert res.check(inst)
+    served = (
+        np.concatenate([inst.group(g) for g in res.assignment[:, 1]])
+        if res.edges.size
+        else np.zeros(0, int)
+    )
+    assert not state.finished[served].any()  # finished requests are never scheduled
+    for r in range(2):
+        groups = res.assignment[res.assignment[:, 0] == r, 1]
+        need = sum(
+            (
+                state.prompt_tokens[m]
+                + state.generated[m]
+                + np.minimum(8192, state.max_tokens - state.generated[m])
+            ).sum()
+            for m in (inst.group(g) for g in groups)
+        )
+        assert need <= kv[r]
+    with pytest.raises(ValueError, match="workload"):
+        synthetic_rollout("gpt-x")
