@@ -62,14 +62,23 @@ def time_expanded_rows(
     res = inst.edge_resource
     order = np.lexsort((s, res))
     bounds = np.searchsorted(res[order], np.arange(inst.n_resources + 1))
+    longest = float(inst.edge_duration.max(initial=0.0))
     for r in range(inst.n_resources):
-        edges = order[bounds[r] : bounds[r + 1]]
+        edges = order[bounds[r] : bounds[r + 1]]  # sorted by start
         if edges.size == 0:
             continue
-        held = (s[edges][None, :] <= s[edges][:, None]) & (s[edges][:, None] < end[edges][None, :])
-        i, j = np.nonzero(held)
-        rows.append(edges[i])
-        cols.append(edges[j])
+        start = s[edges]
+        # only edges started in (s_e - longest, s_e] can still hold the resource at s_e
+        lo = np.searchsorted(start, start - longest, side="right")
+        hi = np.searchsorted(start, start, side="right")
+        width = hi - lo
+        i = np.repeat(np.arange(edges.size), width)
+        j = np.repeat(lo - np.cumsum(np.concatenate([[0], width[:-1]])), width) + np.arange(
+            int(width.sum())
+        )
+        held = end[edges[j]] > start[i]
+        rows.append(edges[i[held]])
+        cols.append(edges[j[held]])
     row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
     col = np.concatenate(cols) if cols else np.zeros(0, np.int64)
     matrix = sp.csr_array((inst.edge_load[col], (row, col)), shape=(inst.n_edges, inst.n_edges))
