@@ -308,6 +308,8 @@ def main():
     )
     parser.add_argument("--quick", action="store_true", help="small sizes only")
     parser.add_argument("--skip-packing", action="store_true", help="bipartite part only")
+    parser.add_argument("--skip-bipartite", action="store_true", help="set packing only")
+    parser.add_argument("--max-riders", type=int, default=5000, help="largest batch to run")
     args = parser.parse_args()
     sizes = [
         (50, 250, 1.9),
@@ -318,6 +320,9 @@ def main():
     ]
     if args.quick:
         args.bipartite, sizes = [100, 200], sizes[:2]
+    sizes = [s for s in sizes if s[1] <= args.max_riders]
+    if args.skip_bipartite:
+        args.bipartite = []
 
     print("bipartite (dense uniform weights), median of", args.repeats, "runs")
     bip = bipartite_part(args.bipartite, args.repeats, args.nx_max)
@@ -339,7 +344,8 @@ def main():
             "O(n^3) blossom algorithm in pure Python takes over a minute"
         )
 
-    write_csv(RESULTS / "solver_speed_bipartite.csv", bip)
+    if bip:
+        write_csv(RESULTS / "solver_speed_bipartite.csv", bip)
     if args.skip_packing:
         plot(bip, [], RESULTS / "solver_speed_bipartite.png")
         print(f"\nwrote {RESULTS}/solver_speed_bipartite.csv and .png")
