@@ -310,6 +310,7 @@ def main():
     parser.add_argument("--skip-packing", action="store_true", help="bipartite part only")
     parser.add_argument("--skip-bipartite", action="store_true", help="set packing only")
     parser.add_argument("--max-riders", type=int, default=5000, help="largest batch to run")
+    parser.add_argument("--min-riders", type=int, default=0, help="smallest batch to run")
     args = parser.parse_args()
     sizes = [
         (50, 250, 1.9),
@@ -320,7 +321,7 @@ def main():
     ]
     if args.quick:
         args.bipartite, sizes = [100, 200], sizes[:2]
-    sizes = [s for s in sizes if s[1] <= args.max_riders]
+    sizes = [s for s in sizes if args.min_riders <= s[1] <= args.max_riders]
     if args.skip_bipartite:
         args.bipartite = []
 
