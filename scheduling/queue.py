@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from matching import Instance
+from scheduling._placement import all_pairs_instance
 from scheduling.traces import LLMRequests, synthetic_requests
 
 __all__ = ["SLO_CLASSES", "GroupPlacement", "demo_placement", "group_placement", "request_groups"]
@@ -128,22 +129,9 @@ def group_placement(
     group_slo = np.array([slo_class[g[0]] for g in groups], dtype=np.int64)
     group_value = np.array([value[g].sum() for g in groups])
     group_tokens = np.array([tokens[g].sum() for g in groups], dtype=np.int64)
-    n_gpu, n_group = gpu_kv.size, len(groups)
-    res = np.repeat(np.arange(n_gpu), n_group)
-    grp = np.tile(np.arange(n_group), n_gpu)
-    weight = group_value[grp] - swap_penalty * (gpu_model[res] != group_model[grp])
-    keep = (weight > 0) & (group_tokens[grp] <= gpu_kv[res])
-    sizes = np.array([g.size for g in groups], dtype=np.int64)
-    instance = Instance.from_arrays(
-        group_ptr=np.concatenate([[0], np.cumsum(sizes)]),
-        group_members=np.concatenate(groups) if groups else np.zeros(0, np.int64),
-        edge_resource=res[keep],
-        edge_group=grp[keep],
-        edge_weight=weight[keep],
-        edge_load=group_tokens[grp][keep],
-        capacity=gpu_kv,
-        n_requests=n,
-    )
+    swap = gpu_model[:, None] != group_model[None, :]
+    weight = group_value[None, :] - swap_penalty * swap
+    instance = all_pairs_instance(groups, weight, group_tokens, gpu_kv, n)
     return GroupPlacement(instance=instance, group_model=group_model, group_slo=group_slo)
 
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from matching import Instance
 from matching.families import as_generator
+from scheduling._placement import all_pairs_instance
 
 __all__ = [
     "WORKLOADS",
@@ -152,22 +153,8 @@ def chunk_placement(
         ]
     )
     weight = 1.0 + np.round(remaining / state.max_tokens, 4)  # longest-first
-    n_res, n_grp = kv.size, grpo.size
-    res = np.repeat(np.arange(n_res), n_grp)
-    grp = np.tile(np.arange(n_grp), n_res)
-    fits = load[grp] <= kv[res]
-    sizes = np.array([m.size for m in members], dtype=np.int64)
-    inst = Instance.from_arrays(
-        group_ptr=np.concatenate([[0], np.cumsum(sizes)]),
-        group_members=np.concatenate(members) if members else np.zeros(0, np.int64),
-        edge_resource=res[fits],
-        edge_group=grp[fits],
-        edge_weight=weight[grp][fits],
-        edge_load=load[grp][fits],
-        capacity=kv,
-        n_requests=state.group_of.size,
-    )
-    return inst, grpo
+    weight_matrix = np.broadcast_to(weight, (kv.size, grpo.size))
+    return all_pairs_instance(members, weight_matrix, load, kv, state.group_of.size), grpo
 
 
 def demo_rollout(seed: int = 0) -> Instance:
