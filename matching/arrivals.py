@@ -190,6 +190,14 @@ def _check_probabilities(p: np.ndarray, name: str) -> None:
         raise ValueError(f"{name} must be finite and non-negative")
 
 
+def _check_rates(types: Instance, rates: np.ndarray) -> np.ndarray:
+    rates = np.asarray(rates, dtype=np.float64)
+    if rates.shape != (types.n_groups,):
+        raise ValueError(f"rates needs one entry per type ({types.n_groups})")
+    _check_probabilities(rates, "rates")
+    return rates
+
+
 def known_iid(
     types: Instance,
     rates: np.ndarray,
@@ -211,15 +219,13 @@ def known_iid(
     >>> len(seq), seq.instance.n_groups, fresh
     (5, 5, True)
     """
-    rates = np.asarray(rates, dtype=np.float64)
-    if rates.shape != (types.n_groups,):
-        raise ValueError(f"rates needs one entry per type ({types.n_groups})")
-    _check_probabilities(rates, "rates")
+    rates = _check_rates(types, rates)
     if rates.sum() <= 0:
         raise ValueError("rates must not all be zero")
+    share = rates / rates.sum()
     rng = as_generator(seed)
-    seq = rng.choice(types.n_groups, size=n, p=rates / rates.sum())
-    p = np.repeat((rates / rates.sum())[:, None], n, axis=1)
+    seq = rng.choice(types.n_groups, size=n, p=share)
+    p = np.repeat(share[:, None], n, axis=1)
     return _realise(
         types,
         seq,
@@ -283,10 +289,7 @@ def poisson_arrivals(
     (the type's ``edge_duration``, or drawn by ``durations(rng, type_edges)``) and then
     free again at its depot.
     """
-    rates = np.asarray(rates, dtype=np.float64)
-    if rates.shape != (types.n_groups,):
-        raise ValueError(f"rates needs one entry per type ({types.n_groups})")
-    _check_probabilities(rates, "rates")
+    rates = _check_rates(types, rates)
     if not (np.isfinite(horizon) and horizon >= 0):
         raise ValueError(f"horizon must be finite and non-negative, got {horizon!r}")
     rng = as_generator(seed)

@@ -9,6 +9,7 @@ times is enough, since the held load only rises at a start.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 import numpy as np
@@ -122,8 +123,7 @@ def offline_optimum(
         method="cpsat-time-expanded",
         stats=out.stats,
     )
-    stats = dict(res.stats, wall_time=time.perf_counter() - begin)
-    return MatchingResult(**{**res.__dict__, "stats": stats})
+    return dataclasses.replace(res, wall_time=time.perf_counter() - begin)
 
 
 def offline_lp(sequence: ArrivalSequence, start: np.ndarray | None = None) -> float:

@@ -22,6 +22,7 @@ from matching.arrivals import ArrivalSequence
 from matching.driver import simulate
 from matching.hindsight import offline_lp, offline_optimum
 from matching.online import OnlinePolicy
+from matching.result import Status
 
 __all__ = ["RatioReport", "TrialResult", "bootstrap_ci", "competitive_ratio"]
 
@@ -88,17 +89,19 @@ class RatioReport:
         """LP bound per trial (NaN when not computed)."""
         return self._column("lp")
 
+    def _alg_over(self, denominator: np.ndarray) -> np.ndarray:
+        positive = denominator > 0
+        return np.where(positive, self.alg / np.where(positive, denominator, 1.0), 1.0)
+
     @property
     def ratio_opt(self) -> np.ndarray:
         """ALG / OPT per trial (1 where OPT is 0)."""
-        opt = self.opt
-        return np.where(opt > 0, self.alg / np.where(opt > 0, opt, 1.0), 1.0)
+        return self._alg_over(self.opt)
 
     @property
     def ratio_lp(self) -> np.ndarray:
         """ALG / LP per trial (1 where LP is 0)."""
-        lp = self.lp
-        return np.where(lp > 0, self.alg / np.where(lp > 0, lp, 1.0), 1.0)
+        return self._alg_over(self.lp)
 
     def summary(self) -> dict[str, Any]:
         """Mean and worst ALG/OPT and ALG/LP with 95% bootstrap CIs of the means."""
@@ -196,13 +199,9 @@ def _run_trial(
     run = simulate(copy.deepcopy(policy), sequence, seed=rng)
     opt = offline_optimum(sequence, run.decision_times, time_limit=opt_time_limit)
     lp = offline_lp(sequence, run.decision_times) if with_lp else float("nan")
+    proven = opt.status is Status.OPTIMAL
     return TrialResult(
-        index,
-        run.value,
-        opt.value if opt.status.value == "optimal" else opt.bound,
-        lp,
-        opt.status.value == "optimal",
-        len(sequence),
+        index, run.value, opt.value if proven else opt.bound, lp, proven, len(sequence)
     )
 
 

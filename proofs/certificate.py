@@ -40,6 +40,22 @@ class RationalLP:
         if any(len(row) != len(self.c) for row in self.a):
             raise ValueError("every row of A needs one entry per variable")
 
+    def dual_column(self, j: int, y: list[Fraction]) -> Fraction:
+        """Return ``(A^T y)_j`` in exact arithmetic."""
+        return sum((row[j] * yi for row, yi in zip(self.a, y, strict=True) if row[j]), Fraction(0))
+
+    def row_value(self, i: int, x: list[Fraction]) -> Fraction:
+        """Return ``(A x)_i`` in exact arithmetic."""
+        return sum((aij * xj for aij, xj in zip(self.a[i], x, strict=True) if aij), Fraction(0))
+
+    def dual_value(self, y: list[Fraction]) -> Fraction:
+        """Return ``b.y``, the lower bound a feasible dual proves."""
+        return sum((bi * yi for bi, yi in zip(self.b, y, strict=True)), Fraction(0))
+
+    def primal_value(self, x: list[Fraction]) -> Fraction:
+        """Return ``c.x``, the upper bound a feasible primal proves."""
+        return sum((cj * xj for cj, xj in zip(self.c, x, strict=True)), Fraction(0))
+
     def as_float(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(c, A, b)`` as float arrays, for a floating-point solver."""
         return (
@@ -130,26 +146,22 @@ class Certificate:
             if y < 0:
                 return Verification(False, f"dual y[{i}] = {y} < 0 (row {lp.row_names[i]})")
         for j in range(len(lp.c)):
-            column = sum(
-                (lp.a[i][j] * self.dual[i] for i in range(len(lp.b)) if lp.a[i][j]), Fraction(0)
-            )
+            column = lp.dual_column(j, self.dual)
             if column > lp.c[j]:
                 return Verification(
                     False, f"dual constraint of variable {j}: A^T y = {column} > c = {lp.c[j]}"
                 )
-        lower = sum((bi * yi for bi, yi in zip(lp.b, self.dual, strict=True)), Fraction(0))
+        lower = lp.dual_value(self.dual)
         if lower != self.lower:
             return Verification(False, f"claimed lower bound {self.lower} != b.y = {lower}")
         for j, x in enumerate(self.primal):
             if x < 0:
                 return Verification(False, f"primal x[{j}] = {x} < 0")
-        for i, row in enumerate(lp.a):
-            lhs = sum(
-                (aij * xj for aij, xj in zip(row, self.primal, strict=True) if aij), Fraction(0)
-            )
+        for i in range(len(lp.b)):
+            lhs = lp.row_value(i, self.primal)
             if lhs < lp.b[i]:
                 return Verification(False, f"primal row {lp.row_names[i]}: {lhs} < {lp.b[i]}")
-        upper = sum((cj * xj for cj, xj in zip(lp.c, self.primal, strict=True)), Fraction(0))
+        upper = lp.primal_value(self.primal)
         if upper != self.upper:
             return Verification(False, f"claimed upper bound {self.upper} != c.x = {upper}")
         return Verification(

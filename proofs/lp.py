@@ -50,7 +50,7 @@ def _repair_dual(lp: RationalLP, y: list[Fraction]) -> list[Fraction]:
     y = [max(Fraction(0), v) for v in y]
     worst = Fraction(1)
     for j, cj in enumerate(lp.c):
-        column = sum((lp.a[i][j] * y[i] for i in range(len(y)) if lp.a[i][j]), Fraction(0))
+        column = lp.dual_column(j, y)
         if column > cj:
             if cj <= 0:
                 raise ValueError("cannot repair a dual against a non-positive cost")
@@ -63,8 +63,8 @@ def _certificate(
 ) -> Certificate:
     x, y, _ = solve_float_lp(lp)
     dual = _repair_dual(lp, rationalize(y))
-    lower = sum((bi * yi for bi, yi in zip(lp.b, dual, strict=True)), Fraction(0))
-    upper = sum((cj * xj for cj, xj in zip(lp.c, primal, strict=True)), Fraction(0))
+    lower = lp.dual_value(dual)
+    upper = lp.primal_value(primal)
     return Certificate(
         claim=claim,
         policy=policy,
