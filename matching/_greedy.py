@@ -29,8 +29,7 @@ def greedy_edges(instance: Instance, key: str = "weight") -> np.ndarray:
     else:
         with np.errstate(divide="ignore"):
             score = np.where(load > 0, weight / np.where(load > 0, load, 1.0), np.inf)
-    fits = (weight > 0) & (load <= instance.capacity[instance.edge_resource])
-    candidates = np.flatnonzero(fits)
+    candidates = instance.servable_edges
     order = candidates[np.argsort(-score[candidates], kind="stable")]
     remaining = instance.capacity.astype(np.float64).tolist()
     served = bytearray(instance.n_requests)

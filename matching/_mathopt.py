@@ -133,10 +133,7 @@ def solve_mathopt(
     if relax:
         cols = np.flatnonzero(instance.edge_weight > 0)
     else:
-        cols = np.flatnonzero(
-            (instance.edge_weight > 0)
-            & (instance.edge_load <= instance.capacity[instance.edge_resource])
-        )
+        cols = instance.servable_edges
     proto, n_rows = _build_proto(instance, cols, integer=not relax, capacity_rows=capacity_rows)
     params = mathopt.SolveParameters(enable_output=bool(log))
     if time_limit is not None:

@@ -360,6 +360,12 @@ class Instance:
         return sp.csr_array(self.edge_requests.T)
 
     @cached_property
+    def servable_edges(self) -> np.ndarray:
+        """Edges that can be in an optimal matching: positive weight, load within capacity."""
+        fits = self.edge_load <= self.capacity[self.edge_resource]
+        return _readonly(np.flatnonzero((self.edge_weight > 0) & fits))
+
+    @cached_property
     def group_edges(self) -> sp.csr_array:
         """Groups x edges 0/1 matrix (CSR): row ``g`` lists the edges of group ``g``, ascending."""
         order = np.argsort(self.edge_group, kind="stable")
