@@ -18,9 +18,12 @@ import numpy as np
 
 from matching.families import as_generator
 from matching.model import Instance
+from matching.stream import KnownModel
 
 __all__ = [
+    "ARRIVAL_MODELS",
     "ArrivalSequence",
+    "KnownModel",
     "adversarial_order",
     "known_adversarial",
     "known_iid",
@@ -30,24 +33,8 @@ __all__ = [
 
 DurationSampler = Callable[[np.random.Generator, np.ndarray], np.ndarray]
 
-
-@dataclass(frozen=True)
-class KnownModel:
-    """A known arrival distribution over types.
-
-    Attributes
-    ----------
-    types : Instance
-        One group per type, with its edges.
-    p : ndarray, shape (n_types, T)
-        Probability that type ``v`` arrives at step ``t`` (at most one arrival a step).
-    type_edge : ndarray of int
-        For every edge of the realised instance, the type edge it copies.
-    """
-
-    types: Instance
-    p: np.ndarray
-    type_edge: np.ndarray
+#: Labels of the arrival models, as stored in :attr:`ArrivalSequence.arrival_model`.
+ARRIVAL_MODELS = ("adversarial", "random-order", "known-iid", "known-adversarial", "poisson")
 
 
 @dataclass(frozen=True)
@@ -65,9 +52,15 @@ class ArrivalSequence:
     types : ndarray of int or None
         For type-based models, the type of each arrival.
     reusable : bool
-        True when resources come back after each edge's duration.
+        True when resources come back after each edge's duration (every duration must
+        then be positive).
     model : KnownModel or None
-        For type-based models, the known distribution the sequence was drawn from.
+        For known-distribution models, the declared prior the sequence was drawn from:
+        the only part of the input an online policy may learn before the arrivals.
+    type_edge : ndarray of int or None
+        For type-based models, the type edge each realised edge copies.
+    arrival_model : str
+        One of :data:`ARRIVAL_MODELS`.
     """
 
     instance: Instance
@@ -76,6 +69,8 @@ class ArrivalSequence:
     types: np.ndarray | None = None
     reusable: bool = False
     model: KnownModel | None = None
+    type_edge: np.ndarray | None = None
+    arrival_model: str = "adversarial"
 
     def __post_init__(self) -> None:
         order = np.asarray(self.order, dtype=np.int64)
@@ -88,8 +83,21 @@ class ArrivalSequence:
             raise ValueError("order repeats a group; realise repeated types as copies")
         if not np.isfinite(times).all() or (np.diff(times) < 0).any():
             raise ValueError("times must be finite and non-decreasing")
-        if self.reusable and self.instance.edge_duration is None:
-            raise ValueError("a reusable sequence needs edge durations on its instance")
+        if self.reusable:
+            duration = self.instance.edge_duration
+            if duration is None:
+                raise ValueError("a reusable sequence needs edge durations on its instance")
+            if (duration <= 0).any():
+                e = int(np.flatnonzero(duration <= 0)[0])
+                raise ValueError(
+                    f"edge {e} has duration {duration[e]!r}: reusable resources need durations > 0"
+                )
+        if self.arrival_model not in ARRIVAL_MODELS:
+            raise ValueError(
+                f"unknown arrival_model {self.arrival_model!r}; choose one of {ARRIVAL_MODELS}"
+            )
+        if self.types is not None:
+            object.__setattr__(self, "types", np.asarray(self.types, dtype=np.int64))
         object.__setattr__(self, "order", order)
         object.__setattr__(self, "times", times)
 
@@ -122,7 +130,11 @@ def random_order(
     """All groups arrive once, in a uniformly random order."""
     order = as_generator(seed).permutation(instance.n_groups)
     return ArrivalSequence(
-        instance, order, np.arange(order.size, dtype=np.float64), reusable=reusable
+        instance,
+        order,
+        np.arange(order.size, dtype=np.float64),
+        reusable=reusable,
+        arrival_model="random-order",
     )
 
 
@@ -134,6 +146,7 @@ def _realise(
     reusable: bool,
     durations: DurationSampler | None,
     rng: np.random.Generator,
+    arrival_model: str,
     p: np.ndarray | None = None,
 ) -> ArrivalSequence:
     """Copy the group of each arriving type, with fresh requests and its edges."""
@@ -181,7 +194,9 @@ def _realise(
         np.asarray(times, dtype=np.float64),
         types=type_seq,
         reusable=reusable,
-        model=None if p is None else KnownModel(types, p, edges),
+        model=None if p is None else KnownModel(types, p),
+        type_edge=edges,
+        arrival_model=arrival_model,
     )
 
 
@@ -225,7 +240,7 @@ def known_iid(
     share = rates / rates.sum()
     rng = as_generator(seed)
     seq = rng.choice(types.n_groups, size=n, p=share)
-    p = np.repeat(share[:, None], n, axis=1)
+    p = np.broadcast_to(share[:, None], (share.size, n))  # the same at every step
     return _realise(
         types,
         seq,
@@ -233,6 +248,7 @@ def known_iid(
         reusable=reusable,
         durations=durations,
         rng=rng,
+        arrival_model="known-iid",
         p=p,
     )
 
@@ -271,6 +287,7 @@ def known_adversarial(
         reusable=reusable,
         durations=durations,
         rng=rng,
+        arrival_model="known-adversarial",
         p=p,
     )
 
@@ -297,4 +314,6 @@ def poisson_arrivals(
     n = int(rng.poisson(total * horizon)) if total > 0 else 0
     times = np.sort(rng.uniform(0.0, horizon, size=n))
     seq = rng.choice(types.n_groups, size=n, p=rates / total) if n else np.zeros(0, np.int64)
-    return _realise(types, seq, times, reusable=True, durations=durations, rng=rng)
+    return _realise(
+        types, seq, times, reusable=True, durations=durations, rng=rng, arrival_model="poisson"
+    )

@@ -35,13 +35,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from matching._mathopt import solve_mathopt
-from matching.arrivals import ArrivalSequence, KnownModel
-from matching.driver import OnlineState
 from matching.model import Instance
 from matching.online import OnlinePolicy
 from matching.result import Status
+from matching.stream import Arrival, KnownModel, MatcherSetup, MatcherState
 
-__all__ = ["GUARANTEED_RATIO", "KADBenchmarkLP", "LPSampleAttenuatePolicy", "kad_benchmark_lp"]
+__all__ = [
+    "GUARANTEED_RATIO",
+    "KADBenchmarkLP",
+    "LPSampleAttenuatePolicy",
+    "ModelMismatchError",
+    "kad_benchmark_lp",
+]
 
 #: Ratio of LP sample-and-attenuate against the benchmark LP in this model, any k.
 GUARANTEED_RATIO = 0.5
@@ -149,8 +154,18 @@ def kad_benchmark_lp(types: Instance, p: np.ndarray) -> KADBenchmarkLP:
     return KADBenchmarkLP(x, float(expanded.edge_weight @ out.x), types, p)
 
 
+class ModelMismatchError(ValueError):
+    """An arrival or a setup lies outside the declared prior's model."""
+
+
 class LPSampleAttenuatePolicy(OnlinePolicy):
     """LP sample-and-attenuate (see the module docstring); ratio ``gamma <= 1/2``.
+
+    Works from the declared prior alone: the benchmark LP is solved once in
+    :meth:`reset` from ``setup.prior``. Every arrival must carry its ``type`` and arrive
+    at an integer step ``t < T`` with exactly the type's edges (resources, weights,
+    loads, durations); anything else raises :class:`ModelMismatchError`, since the
+    guarantee would not hold.
 
     Parameters
     ----------
@@ -159,52 +174,85 @@ class LPSampleAttenuatePolicy(OnlinePolicy):
     """
 
     name = "lp-attenuate"
-    guarantee = "1/2 of the benchmark LP (KAD, reusable unit resources, any group size)"
 
     def __init__(self, gamma: float = GUARANTEED_RATIO) -> None:
+        if isinstance(gamma, bool) or not isinstance(gamma, int | float | np.floating):
+            raise TypeError(f"gamma must be a number, got {gamma!r}")
         if not 0 < gamma <= 0.5:
             raise ValueError(f"gamma must lie in (0, 1/2], got {gamma!r}")
         self.gamma = float(gamma)
-        self._cache: tuple[int, KADBenchmarkLP] | None = None
+        self._cache: tuple[KnownModel, KADBenchmarkLP] | None = None
 
-    def reset(self, sequence: ArrivalSequence, rng: np.random.Generator) -> None:
-        """Solve (or reuse) the benchmark LP of the sequence's known model."""
-        super().reset(sequence, rng)
-        model: KnownModel | None = sequence.model
+    def reset(self, setup: MatcherSetup, rng: np.random.Generator) -> None:
+        """Solve (or reuse) the benchmark LP of the declared prior."""
+        super().reset(setup, rng)
+        model = setup.prior
         if model is None:
-            raise ValueError(
-                "LP sample-and-attenuate needs a sequence from a known model "
-                "(known_adversarial or known_iid)"
+            raise ModelMismatchError(
+                "LP sample-and-attenuate needs the declared prior of a known model "
+                "(known_adversarial or known_iid): pass prior= to the matcher"
             )
-        key = id(model.types) ^ hash(model.p.tobytes())
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, kad_benchmark_lp(model.types, model.p))
+        if not setup.reusable:
+            raise ModelMismatchError(
+                "LP sample-and-attenuate is stated for reusable resources; the matcher's "
+                "resources are single-use"
+            )
+        cached = self._cache
+        if cached is None or not (
+            cached[0].types is model.types and np.array_equal(cached[0].p, model.p)
+        ):
+            self._cache = (model, kad_benchmark_lp(model.types, model.p))
         self.lp = self._cache[1]
         self.beta = 1.0 - self.gamma * self.lp.busy_mass()
         self.rng = rng
         self.model = model
-        n_groups = sequence.instance.n_groups
-        self._step = np.zeros(n_groups, dtype=np.int64)
-        self._step[sequence.order] = sequence.times.astype(np.int64)
-        self._type = np.zeros(n_groups, dtype=np.int64)
-        self._type[sequence.order] = sequence.types
+        ge = model.types.group_edges
+        self._type_ptr = ge.indptr
+        self._type_edges = ge.indices.astype(np.int64)
 
-    def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+    def _type_edges_of(self, arrival: Arrival) -> tuple[int, np.ndarray]:
+        """Step and type edges of ``arrival``; raise if it is outside the prior's model."""
+        types = self.model.types
+        v = arrival.type
+        if v is None or not 0 <= v < types.n_groups:
+            raise ModelMismatchError(
+                f"arrival {arrival.index} has type {v!r}: LP sample-and-attenuate needs the "
+                f"type (0..{types.n_groups - 1}) of every arrival"
+            )
+        t = arrival.time
+        if t != int(t) or not 0 <= t < self.model.horizon:
+            raise ModelMismatchError(
+                f"arrival {arrival.index} at time {t!r} is not a step of the prior "
+                f"(0..{self.model.horizon - 1})"
+            )
+        edges = self._type_edges[self._type_ptr[v] : self._type_ptr[v + 1]]
+        for name, mine, declared in (
+            ("resources", arrival.resources, types.edge_resource[edges]),
+            ("weights", arrival.weights, types.edge_weight[edges]),
+            ("loads", arrival.loads, types.edge_load[edges]),
+            ("durations", arrival.durations, types.edge_duration[edges]),
+        ):
+            if mine is None or mine.shape != declared.shape or not np.array_equal(mine, declared):
+                raise ModelMismatchError(
+                    f"arrival {arrival.index} of type {v}: its {name} differ from the "
+                    "prior's; the guarantee needs realised edges equal to the declared ones"
+                )
+        return int(t), edges
+
+    def choose(self, state: MatcherState, arrival: Arrival, candidates: np.ndarray) -> int:
         """Sample an edge by ``x / p`` and accept it with the attenuation probability."""
-        t = int(self._step[group])
-        edges = state.group_edges(group)
-        p = self.model.p[self._type[group], t]
+        t, edges = self._type_edges_of(arrival)
+        p = self.model.p[arrival.type, t]
         sample, coin = self.rng.random(), self.rng.random()
         if edges.size == 0 or p <= 0:
             return -1
-        y = self.lp.x[self.model.type_edge[edges], t] / p
+        y = self.lp.x[edges, t] / p
         pick = int(np.searchsorted(np.cumsum(y), sample, side="right"))
         if pick >= edges.size:
             return -1
-        e = int(edges[pick])
-        beta = self.beta[int(self.instance.edge_resource[e]), t]
+        beta = self.beta[int(arrival.resources[pick]), t]
         accept = coin < self.gamma / beta
-        return e if accept and bool(np.isin(e, candidates)) else -1
+        return pick if accept and bool(np.isin(pick, candidates)) else -1
 
     def __repr__(self) -> str:
         return f"LPSampleAttenuatePolicy(gamma={self.gamma})"

@@ -1,110 +1,32 @@
-"""The one online driver: feeds arrivals to a policy and enforces every constraint.
+"""Feed a realised arrival sequence to the streaming matcher, and check what it did.
 
-The driver owns the state. A policy only proposes edges; the driver accepts an edge
-only when its group has just arrived (or is in the current batch), none of the group's
-requests is served, and the edge's resource has room for its load *now*. Accepted
-decisions are irrevocable. With reusable resources, the load of an accepted edge is
-held from the decision time for the edge's duration and then returned.
+:func:`simulate` is a thin loop over :class:`~matching.stream.OnlineMatcher`: it hands
+each arrival (or each window's batch) to the matcher exactly as a live scheduler would,
+with only the declared prior up front, and records the decisions as an
+:class:`OnlineRun`. :meth:`OnlineRun.replay_check` re-verifies a run independently of the
+matcher's code.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from matching._intervals import capacity_slack, peak_loads
 from matching.arrivals import ArrivalSequence
-from matching.families import as_generator
+from matching.stream import Decision, OnlineMatcher, PolicyError
 
 if TYPE_CHECKING:
     from matching.online import OnlinePolicy
 
-__all__ = ["OnlineRun", "OnlineState", "PolicyError", "simulate"]
-
-_FIT_TOL = 1e-12
+__all__ = ["OnlineRun", "PolicyError", "ReplayError", "simulate"]
 
 
-class PolicyError(RuntimeError):
-    """A policy proposed an edge that breaks a constraint; the message says which."""
-
-
-@dataclass
-class OnlineState:
-    """What a policy may read while deciding (the driver alone writes it).
-
-    Attributes
-    ----------
-    sequence : ArrivalSequence
-    time : float
-        Current decision time.
-    remaining : ndarray of float
-        Free capacity of every resource now.
-    served : ndarray of bool
-        Whether each request is already served.
-    """
-
-    sequence: ArrivalSequence
-    time: float = 0.0
-    remaining: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    served: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-
-    def __post_init__(self) -> None:
-        inst = self.sequence.instance
-        self.remaining = inst.capacity.astype(np.float64).copy()
-        self.served = np.zeros(inst.n_requests, dtype=bool)
-        edges = inst.group_edges
-        self._edge_ptr = edges.indptr
-        self._edge_idx = edges.indices.astype(np.int64)
-        self._resource = inst.edge_resource
-        self._load = inst.edge_load
-        self._ptr = inst.group_ptr
-        self._members = inst.group_members
-        self._releases: list[tuple[float, int, float]] = []
-
-    def group_requests(self, g: int) -> np.ndarray:
-        """Request ids of group ``g``."""
-        return self._members[self._ptr[g] : self._ptr[g + 1]]
-
-    def group_edges(self, g: int) -> np.ndarray:
-        """All edges of group ``g`` (ascending ids)."""
-        return self._edge_idx[self._edge_ptr[g] : self._edge_ptr[g + 1]]
-
-    def candidates(self, g: int) -> np.ndarray:
-        """Edges of group ``g`` that can be accepted now (ascending ids)."""
-        if self.served[self.group_requests(g)].any():
-            return self._edge_idx[:0]
-        edges = self.group_edges(g)
-        fits = self.remaining[self._resource[edges]] + _FIT_TOL >= self._load[edges]
-        return edges[fits]
-
-    # ---------------------------------------------------------------- driver only
-    def _advance(self, time: float) -> None:
-        self.time = time
-        releases = self._releases
-        while releases and releases[0][0] <= time:
-            _, r, load = heapq.heappop(releases)
-            self.remaining[r] += load
-
-    def _accept(self, e: int, g: int, duration: float | None) -> None:
-        if self.sequence.instance.edge_group[e] != g:
-            raise PolicyError(f"edge {e} does not belong to group {g}")
-        requests = self.group_requests(g)
-        if self.served[requests].any():
-            q = int(requests[self.served[requests]][0])
-            raise PolicyError(f"edge {e}: request {q} of group {g} is already served")
-        r = int(self._resource[e])
-        load = float(self._load[e])
-        if self.remaining[r] + _FIT_TOL < load:
-            raise PolicyError(
-                f"edge {e}: resource {r} has {self.remaining[r]:.6g} free, needs {load:.6g}"
-            )
-        self.served[requests] = True
-        self.remaining[r] -= load
-        if duration is not None:
-            heapq.heappush(self._releases, (self.time + duration, r, load))
+class ReplayError(AssertionError):
+    """An online run breaks a constraint of its input; the message names which."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +38,11 @@ class OnlineRun:
     sequence : ArrivalSequence
     policy : str
     decisions : ndarray of int
-        Edge accepted for each arrival, ``-1`` when rejected.
+        Edge of the realised instance accepted for each arrival, ``-1`` when rejected.
     decision_times : ndarray of float
         When each arrival was decided (its arrival time, or its batch's end). With
-        reusable resources an accepted edge holds its load from this time on.
+        reusable resources an accepted edge holds its load from the arrival until the
+        decision time plus the edge's duration.
     value : float
         Total weight of the accepted edges.
     """
@@ -136,20 +59,60 @@ class OnlineRun:
         return self.decisions[self.decisions >= 0]
 
     def replay_check(self) -> bool:
-        """Re-run the accepted decisions through a fresh state; raise on any violation."""
+        """Re-verify the run from the sequence alone; raise :class:`ReplayError` if broken.
+
+        Checks: one decision per arrival, none before its arrival; each accepted edge
+        belongs to its arrival's group; no request served twice; at every instant each
+        resource holds at most its capacity (single-use: for ever; reusable: over
+        ``[arrival, decision + duration)``); the value equals the accepted weights.
+        """
         seq = self.sequence
-        state = OnlineState(seq)
-        durations = seq.instance.edge_duration if seq.reusable else None
-        order = np.argsort(self.decision_times, kind="stable")
-        for i in order.tolist():
-            state._advance(float(self.decision_times[i]))
-            e = int(self.decisions[i])
-            if e >= 0:
-                state._accept(
-                    e, int(seq.order[i]), None if durations is None else float(durations[e])
-                )
-        if (self.decision_times < seq.times - 1e-12).any():
-            raise PolicyError("an arrival was decided before it arrived")
+        inst = seq.instance
+        n = len(seq)
+        decisions = np.asarray(self.decisions)
+        times = np.asarray(self.decision_times, dtype=np.float64)
+        if decisions.shape != (n,) or times.shape != (n,):
+            raise ReplayError(f"the run has {decisions.size} decisions for {n} arrivals")
+        if (times < seq.times).any():
+            i = int(np.flatnonzero(times < seq.times)[0])
+            raise ReplayError(f"arrival {i} was decided at {times[i]} before it arrived")
+        accepted = np.flatnonzero(decisions >= 0)
+        edges = decisions[accepted]
+        if edges.size and edges.max() >= inst.n_edges:
+            raise ReplayError(f"edge {int(edges.max())} does not exist")
+        wrong = inst.edge_group[edges] != seq.order[accepted]
+        if wrong.any():
+            i = int(accepted[np.flatnonzero(wrong)[0]])
+            raise ReplayError(f"arrival {i} took edge {decisions[i]} of another group")
+        covered = np.bincount(
+            np.concatenate([inst.group(int(g)) for g in inst.edge_group[edges]])
+            if edges.size
+            else np.zeros(0, np.int64),
+            minlength=inst.n_requests,
+        )
+        if (covered > 1).any():
+            raise ReplayError(f"request {int(np.flatnonzero(covered > 1)[0])} is served twice")
+        if seq.reusable:
+            end = times[accepted] + inst.edge_duration[edges]
+        else:
+            end = np.full(edges.size, np.inf)
+        peak, when = peak_loads(
+            inst.edge_resource[edges],
+            seq.times[accepted],
+            end,
+            inst.edge_load[edges],
+            inst.n_resources,
+        )
+        over = peak > inst.capacity + capacity_slack(inst.capacity)
+        if over.any():
+            r = int(np.flatnonzero(over)[0])
+            raise ReplayError(
+                f"resource {r} holds {peak[r]:.9g} at time {when[r]:.6g}, over its "
+                f"capacity {inst.capacity[r]:.9g}"
+            )
+        value = math.fsum(inst.edge_weight[edges].tolist())
+        if not math.isclose(value, self.value, rel_tol=1e-9, abs_tol=1e-12):
+            raise ReplayError(f"value {self.value!r} differs from the accepted weights {value!r}")
         return True
 
 
@@ -159,17 +122,18 @@ def simulate(
     *,
     seed: int | np.random.Generator | None = 0,
 ) -> OnlineRun:
-    """Run ``policy`` on ``sequence`` and return its irrevocable decisions.
+    """Run ``policy`` on ``sequence`` through an :class:`~matching.stream.OnlineMatcher`.
 
-    Policies with ``window == 0`` decide each arrival alone, at its arrival time, through
-    ``policy.choose``. Policies with ``window > 0`` see the arrivals of each window
-    ``[k * window, (k + 1) * window)`` together at the window's end, through
-    ``policy.choose_batch``.
+    The matcher gets the resources' capacities, the sequence's declared prior (for
+    known-distribution models) and nothing else of the future. Policies with
+    ``window == 0`` decide each arrival at its arrival time; policies with
+    ``window > 0`` get the arrivals of each window ``[k * window, (k + 1) * window)``
+    together at the window's end.
 
     Raises
     ------
     PolicyError
-        If the policy proposes an edge that is not acceptable at that moment.
+        If the policy answers something the matcher cannot accept.
 
     Examples
     --------
@@ -182,48 +146,60 @@ def simulate(
     >>> run.decisions.tolist(), run.value
     ([0, -1], 1.0)
     """
-    rng = as_generator(seed)
-    policy.reset(sequence, rng)
-    state = OnlineState(sequence)
+    if not isinstance(sequence, ArrivalSequence):
+        raise TypeError(f"sequence must be an ArrivalSequence, got {type(sequence).__name__}")
     inst = sequence.instance
-    durations = inst.edge_duration if sequence.reusable else None
+    matcher = OnlineMatcher(
+        inst.capacity,
+        policy,
+        prior=sequence.model,
+        reusable=sequence.reusable,
+        seed=seed,
+    )
     n = len(sequence)
-    decisions = np.full(n, -1, dtype=np.int64)
-    decided_at = np.zeros(n)
+    group_edges = inst.group_edges
+    edge_ptr = group_edges.indptr
+    edge_idx = group_edges.indices.astype(np.int64)
+    durations = inst.edge_duration if sequence.reusable else None
     order = sequence.order.tolist()
     times = sequence.times.tolist()
-    window = float(policy.window)
-    if not (math.isfinite(window) and window >= 0):
-        raise ValueError(f"policy window must be a non-negative number, got {window!r}")
+    types = None if sequence.types is None else sequence.types.tolist()
 
-    def accept(i: int, e: int) -> None:
-        if e >= 0:
-            state._accept(e, order[i], None if durations is None else float(durations[e]))
-            decisions[i] = e
-        decided_at[i] = state.time
+    def arrival(i: int):
+        g = order[i]
+        edges = edge_idx[edge_ptr[g] : edge_ptr[g + 1]]
+        return matcher._make_arrival(
+            i,
+            times[i],
+            tuple(inst.group(g).tolist()),
+            inst.edge_resource[edges],
+            inst.edge_weight[edges],
+            inst.edge_load[edges],
+            None if durations is None else durations[edges],
+            None if types is None else types[i],
+        )
 
-    if window == 0:
+    log: list[Decision]
+    if not matcher.batch:
         for i in range(n):
-            state._advance(times[i])
-            g = order[i]
-            e = int(policy.choose(state, g, state.candidates(g)))
-            accept(i, e)
+            matcher._check_time(times[i], "time")
+            matcher._decide_one(arrival(i))
     else:
+        window = float(policy.window)
         start = 0
         while start < n:
             end_time = (math.floor(times[start] / window) + 1) * window
             stop = start
             while stop < n and times[stop] < end_time:
                 stop += 1
-            state._advance(end_time)
-            batch = np.arange(start, stop)
-            chosen = np.asarray(policy.choose_batch(state, sequence.order[batch]), dtype=np.int64)
-            if chosen.shape != batch.shape:
-                raise PolicyError(
-                    f"choose_batch returned {chosen.size} decisions for {batch.size} arrivals"
-                )
-            for i, e in zip(batch.tolist(), chosen.tolist(), strict=True):
-                accept(i, e)
+            matcher._check_time(end_time, "time")
+            matcher._decide_batch([arrival(i) for i in range(start, stop)], end_time)
             start = stop
-    value = float(inst.edge_weight[decisions[decisions >= 0]].sum())
-    return OnlineRun(sequence, policy.name, decisions, decided_at, value)
+    log = matcher.decisions
+    decisions = np.full(n, -1, dtype=np.int64)
+    decided_at = np.asarray([d.time for d in log], dtype=np.float64).reshape(n)
+    for d in log:
+        if d.edge >= 0:
+            g = order[d.arrival]
+            decisions[d.arrival] = edge_idx[edge_ptr[g] + d.edge]
+    return OnlineRun(sequence, policy.name, decisions, decided_at, matcher.value)

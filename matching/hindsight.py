@@ -1,10 +1,18 @@
-"""The offline optimum (and LP bound) of a realised online sequence.
+"""The hindsight optimum (and LP bound) of a realised online sequence: one per input.
 
-With single-use resources this is :func:`matching.solve` on the realised instance.
-With reusable resources it is the *time-expanded* integer program: an edge chosen at
-start time ``s_e`` holds ``l_e`` of its resource during ``[s_e, s_e + d_e)``, and at every
-start time the loads held at a resource must fit its capacity. Checking the start
-times is enough, since the held load only rises at a start.
+OPT is defined once per realised input, the same for every policy: the best total
+weight of a matching of exactly the realised groups in which every chosen group is
+served *at its arrival*. With single-use resources this is :func:`matching.solve`'s
+best exact path on the realised instance (``"auto"``: the bipartite fast path when it
+applies, CP-SAT otherwise). With reusable resources it is the *time-expanded* integer
+program: an edge of a group arriving at ``a_e`` holds ``l_e`` of its resource during
+``[a_e, a_e + d_e)``, and at every start the loads held at a resource must fit its
+capacity (checking the starts is enough: the held load only rises at a start).
+
+A policy that waits pays for it: the streaming matcher charges a group decided at
+``b >= a`` over ``[a, b + d)``, which contains ``[a, a + d)``, so every policy's
+accepted edges form a feasible solution of this program and ``ALG <= OPT`` holds for
+every policy, per-arrival and batched alike.
 """
 
 from __future__ import annotations
@@ -88,24 +96,38 @@ def time_expanded_rows(
 
 def offline_optimum(
     sequence: ArrivalSequence,
-    start: np.ndarray | None = None,
     *,
     time_limit: float | None = None,
     seed: int = 0,
 ) -> MatchingResult:
-    """Best total weight any offline algorithm gets on exactly this realised sequence.
+    """Compute the hindsight optimum OPT of exactly this realised sequence (see the module).
 
     Parameters
     ----------
     sequence : ArrivalSequence
-    start : array_like, optional
-        Service start per arrival (default: arrival times); batch policies start at
-        their batch's end (``OnlineRun.decision_times``).
     time_limit : float, optional
-        For the CP-SAT solve; check ``status`` when given.
+        For the exact solve; check ``status`` when given.
+    seed : int, default 0
+
+    Returns
+    -------
+    MatchingResult
+        For reusable resources, ``start`` holds each edge's arrival time and
+        ``check(sequence.instance)`` verifies capacity at every instant.
+
+    Examples
+    --------
+    >>> import matching
+    >>> from matching.arrivals import adversarial_order
+    >>> inst = matching.Instance([[0], [1]], [(0, 0, 1.0, 1, 2.0), (0, 1, 3.0, 1, 2.0)])
+    >>> opt = offline_optimum(adversarial_order(inst, reusable=True))
+    >>> opt.value, opt.check(inst)  # the two holds [0, 2) and [1, 3) overlap
+    (3.0, True)
     """
+    if not isinstance(sequence, ArrivalSequence):
+        raise TypeError(f"sequence must be an ArrivalSequence, got {type(sequence).__name__}")
     if not sequence.reusable:
-        return solve(sequence.instance, "cpsat", time_limit=time_limit, seed=seed)
+        return solve(sequence.instance, "auto", time_limit=time_limit, seed=seed)
     begin = time.perf_counter()
     inst = sequence.instance
     out = solve_cpsat(
@@ -113,7 +135,7 @@ def offline_optimum(
         time_limit=time_limit,
         seed=seed,
         threads=None,
-        capacity_rows=time_expanded_rows(sequence, start),
+        capacity_rows=time_expanded_rows(sequence),
     )
     res = integral_result(
         inst,
@@ -123,12 +145,14 @@ def offline_optimum(
         method="cpsat-time-expanded",
         stats=out.stats,
     )
-    return dataclasses.replace(res, wall_time=time.perf_counter() - begin)
+    return dataclasses.replace(
+        res, wall_time=time.perf_counter() - begin, start=edge_start_times(sequence)
+    )
 
 
-def offline_lp(sequence: ArrivalSequence, start: np.ndarray | None = None) -> float:
-    """LP relaxation value of the offline program (time-expanded when reusable)."""
-    rows = time_expanded_rows(sequence, start) if sequence.reusable else None
+def offline_lp(sequence: ArrivalSequence) -> float:
+    """LP relaxation value of the hindsight program (time-expanded when reusable)."""
+    rows = time_expanded_rows(sequence) if sequence.reusable else None
     out = solve_mathopt(
         sequence.instance,
         relax=True,

@@ -1,19 +1,22 @@
-"""Online policies: each a class with one decision method, run by :func:`simulate`.
+"""Online policies: each a class with one decision method, run by the streaming matcher.
 
-A per-arrival policy (``window == 0``) implements ``choose(state, group, candidates)``
-and returns one of the candidate edges or ``-1``. A batch policy (``window > 0``)
-implements ``choose_batch(state, groups)`` and returns one edge (or ``-1``) per group.
-Randomised policies draw everything they need in ``reset`` from the generator the
-driver passes, so the same seed gives the same decisions.
+A per-arrival policy (``window == 0``) implements ``choose(state, arrival, candidates)``
+and returns the index of one of the arrival's edges (one of ``candidates``, the edges
+that fit now) or ``-1``. A batch policy (``window > 0``) implements
+``choose_batch(state, arrivals, candidates)`` and returns one such index per arrival.
+``reset(setup, rng)`` receives the resources and the declared prior
+(:class:`~matching.stream.MatcherSetup`), never the realised input; randomised policies
+draw from ``rng`` only, so the same seed gives the same decisions.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from matching.arrivals import ArrivalSequence
-from matching.driver import OnlineState
 from matching.model import Instance
+from matching.stream import Arrival, MatcherSetup, MatcherState
 
 __all__ = [
     "BalancePolicy",
@@ -25,24 +28,24 @@ __all__ = [
 
 
 class OnlinePolicy:
-    """Base class: a policy sees arrivals and proposes edges; the driver enforces."""
+    """Base class: a policy sees the present arrivals and proposes; the matcher enforces."""
 
     name = "policy"
     #: Batch length; 0 means every arrival is decided alone when it arrives.
     window = 0.0
-    #: The proven guarantee, in words (where it holds), for reports.
-    guarantee = "none proven"
 
-    def reset(self, sequence: ArrivalSequence, rng: np.random.Generator) -> None:
-        """Prepare for a new sequence (draw random priorities here)."""
-        self.instance = sequence.instance
+    def reset(self, setup: MatcherSetup, rng: np.random.Generator) -> None:
+        """Prepare for a new run (draw random priorities here)."""
+        self.setup = setup
 
-    def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
-        """Return the edge to accept for the arriving ``group``, or -1 to reject."""
+    def choose(self, state: MatcherState, arrival: Arrival, candidates: np.ndarray) -> int:
+        """Return the index of the arrival's edge to accept, or -1 to reject."""
         raise NotImplementedError(f"{type(self).__name__} decides in batches")
 
-    def choose_batch(self, state: OnlineState, groups: np.ndarray) -> np.ndarray:
-        """Return one edge (or -1) per group of the batch."""
+    def choose_batch(
+        self, state: MatcherState, arrivals: Sequence[Arrival], candidates: Sequence[np.ndarray]
+    ) -> list[int]:
+        """Return one edge index (or -1) per arrival of the batch."""
         raise NotImplementedError(f"{type(self).__name__} decides one arrival at a time")
 
     def __repr__(self) -> str:
@@ -63,13 +66,12 @@ class GreedyPolicy(OnlinePolicy):
     """
 
     name = "greedy"
-    guarantee = "1/(k+1) unweighted, groups of <= k (1/2 bipartite); none with edge weights"
 
-    def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+    def choose(self, state: MatcherState, arrival: Arrival, candidates: np.ndarray) -> int:
         """Pick the best acceptable edge by this policy's rule, or -1."""
         if candidates.size == 0:
             return -1
-        weights = self.instance.edge_weight[candidates]
+        weights = arrival.weights[candidates]
         best = _argmax_first(weights)
         return int(candidates[best]) if weights[best] > 0 else -1
 
@@ -85,36 +87,34 @@ class RankingPolicy(OnlinePolicy):
     """
 
     name = "ranking"
-    guarantee = "1 - 1/e = 0.632 (unweighted bipartite, adversarial order)"
 
     def __init__(self, *, vertex_weighted: bool = False) -> None:
+        if not isinstance(vertex_weighted, bool | np.bool_):
+            raise TypeError(f"vertex_weighted must be a bool, got {vertex_weighted!r}")
         self.vertex_weighted = bool(vertex_weighted)
         if self.vertex_weighted:
             self.name = "ranking-vw"
-            self.guarantee = "1 - 1/e = 0.632 (vertex-weighted bipartite, adversarial order)"
 
-    def reset(self, sequence: ArrivalSequence, rng: np.random.Generator) -> None:
-        """Draw the resource order (or the perturbations) for this sequence."""
-        super().reset(sequence, rng)
-        n = sequence.instance.n_resources
+    def reset(self, setup: MatcherSetup, rng: np.random.Generator) -> None:
+        """Draw the resource order (or the perturbations) for this run."""
+        super().reset(setup, rng)
+        n = setup.n_resources
         if self.vertex_weighted:
             self.discount = 1.0 - np.exp(rng.random(n) - 1.0)
         else:
             self.rank = rng.permutation(n)
 
-    def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+    def choose(self, state: MatcherState, arrival: Arrival, candidates: np.ndarray) -> int:
         """Pick the best acceptable edge by this policy's rule, or -1."""
         if candidates.size == 0:
             return -1
-        inst = self.instance
-        positive = candidates[inst.edge_weight[candidates] > 0]
+        positive = candidates[arrival.weights[candidates] > 0]
         if positive.size == 0:
             return -1
-        resources = inst.edge_resource[positive]
+        resources = arrival.resources[positive]
         if self.vertex_weighted:
-            return int(
-                positive[_argmax_first(inst.edge_weight[positive] * self.discount[resources])]
-            )
+            score = arrival.weights[positive] * self.discount[resources]
+            return int(positive[_argmax_first(score)])
         return int(positive[int(np.argmin(self.rank[resources]))])
 
     def __repr__(self) -> str:
@@ -130,19 +130,17 @@ class BalancePolicy(OnlinePolicy):
     """
 
     name = "balance"
-    guarantee = "1 - 1/e as capacity b grows (unit loads)"
 
-    def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
+    def choose(self, state: MatcherState, arrival: Arrival, candidates: np.ndarray) -> int:
         """Pick the best acceptable edge by this policy's rule, or -1."""
         if candidates.size == 0:
             return -1
-        inst = self.instance
-        r = inst.edge_resource[candidates]
-        cap = inst.capacity[r]
+        r = arrival.resources[candidates]
+        cap = state.capacity[r]
         used = np.where(cap > 0, 1.0 - state.remaining[r] / np.where(cap > 0, cap, 1.0), 1.0)
-        score = inst.edge_weight[candidates] * (1.0 - np.exp(used - 1.0))
-        best = _argmax_first(score)
-        return int(candidates[best]) if inst.edge_weight[candidates[best]] > 0 else -1
+        weights = arrival.weights[candidates]
+        best = _argmax_first(weights * (1.0 - np.exp(used - 1.0)))
+        return int(candidates[best]) if weights[best] > 0 else -1
 
 
 class BatchedResolvePolicy(OnlinePolicy):
@@ -162,45 +160,48 @@ class BatchedResolvePolicy(OnlinePolicy):
     """
 
     name = "batched"
-    guarantee = "optimal with one window holding every arrival; none in general"
 
     def __init__(
         self, window: float, *, method: str = "auto", time_limit: float | None = None
     ) -> None:
+        if isinstance(window, bool) or not isinstance(window, int | float | np.number):
+            raise TypeError(f"window must be a number, got {window!r}")
         if not (np.isfinite(window) and window > 0):
             raise ValueError(f"window must be a positive number, got {window!r}")
         self.window = float(window)
         self.method = method
         self.time_limit = time_limit
 
-    def choose_batch(self, state: OnlineState, groups: np.ndarray) -> np.ndarray:
+    def choose_batch(
+        self, state: MatcherState, arrivals: Sequence[Arrival], candidates: Sequence[np.ndarray]
+    ) -> list[int]:
         """Solve the batch's acceptable edges exactly under the free capacities."""
         from matching.offline import solve
 
-        inst = self.instance
-        cand = [state.candidates(int(g)) for g in groups.tolist()]
-        edges = np.concatenate(cand) if cand else np.zeros(0, np.int64)
-        out = np.full(groups.size, -1, dtype=np.int64)
-        if edges.size == 0:
+        out = [-1] * len(arrivals)
+        sizes = np.array([c.size for c in candidates], dtype=np.int64)
+        if sizes.sum() == 0:
             return out
-        local_group = np.repeat(np.arange(groups.size), [c.size for c in cand])
-        members = [state.group_requests(int(g)) for g in groups.tolist()]
-        sizes = np.array([m.size for m in members], dtype=np.int64)
+        local_group = np.repeat(np.arange(len(arrivals)), sizes)
+        local_edge = np.concatenate(candidates).astype(np.int64)
+        members = [a.request_index for a in arrivals]
         flat = np.concatenate(members)
         requests, local_members = np.unique(flat, return_inverse=True)
+        pick = [(a, c) for a, c in zip(arrivals, candidates, strict=True)]
         batch = Instance.from_arrays(
-            group_ptr=np.concatenate([[0], np.cumsum(sizes)]),
+            group_ptr=np.concatenate([[0], np.cumsum([m.size for m in members])]),
             group_members=local_members,
-            edge_resource=inst.edge_resource[edges],
+            edge_resource=np.concatenate([a.resources[c] for a, c in pick]),
             edge_group=local_group,
-            edge_weight=inst.edge_weight[edges],
-            edge_load=inst.edge_load[edges],
+            edge_weight=np.concatenate([a.weights[c] for a, c in pick]),
+            edge_load=np.concatenate([a.loads[c] for a, c in pick]),
             capacity=np.maximum(state.remaining, 0.0),
             n_requests=requests.size,
             check_duplicates=False,
         )
         res = solve(batch, self.method, time_limit=self.time_limit)
-        out[local_group[res.edges]] = edges[res.edges]
+        for e in res.edges.tolist():
+            out[int(local_group[e])] = int(local_edge[e])
         return out
 
     def __repr__(self) -> str:

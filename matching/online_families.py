@@ -8,14 +8,27 @@ processes and Ray tasks.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from matching.arrivals import ArrivalSequence, adversarial_order, known_adversarial, random_order
+from matching.arrivals import (
+    ArrivalSequence,
+    adversarial_order,
+    known_adversarial,
+    known_iid,
+    random_order,
+)
 from matching.families import random_bipartite, random_groups
 from matching.model import Instance
 
-__all__ = ["KADReusable", "KUniformGroups", "RandomBipartite", "UpperTriangular"]
+__all__ = [
+    "KADReusable",
+    "KUniformGroups",
+    "KnownIIDBipartite",
+    "RandomBipartite",
+    "UpperTriangular",
+]
 
 
 @dataclass(frozen=True)
@@ -134,3 +147,42 @@ class KADReusable:
         """Draw one realised arrival sequence."""
         types, p = self.types_and_probabilities(rng)
         return known_adversarial(types, p, seed=rng, reusable=True)
+
+
+@dataclass(frozen=True)
+class KnownIIDBipartite:
+    """Unweighted bipartite graph of resources and request types, known-IID arrivals.
+
+    A fixed random graph (``degree`` resources per type, unit weights, loads and
+    capacities) is the declared prior; ``n_arrivals`` requests then arrive, each of a
+    type drawn uniformly (Feldman et al.'s known-IID model, as in the experimental
+    studies of RANKING on real graphs). The graph is drawn from ``graph_seed`` so that
+    every trial shares it and only the arrivals vary.
+    """
+
+    n_resources: int
+    n_types: int
+    n_arrivals: int
+    degree: int = 3
+    graph_seed: int = 0
+
+    @cached_property
+    def types(self) -> Instance:
+        """The type graph (one singleton group per type), built once."""
+        rng = np.random.default_rng(self.graph_seed)
+        degree = min(self.degree, self.n_resources)
+        resource = np.argsort(rng.random((self.n_types, self.n_resources)), axis=1)[:, :degree]
+        return Instance.from_arrays(
+            group_ptr=np.arange(self.n_types + 1),
+            group_members=np.arange(self.n_types),
+            edge_resource=resource.ravel(),
+            edge_group=np.repeat(np.arange(self.n_types), degree),
+            edge_weight=np.ones(resource.size),
+            capacity=np.ones(self.n_resources),
+            n_requests=self.n_types,
+            check_duplicates=False,
+        )
+
+    def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
+        """Draw one realised arrival sequence."""
+        return known_iid(self.types, np.ones(self.n_types), self.n_arrivals, seed=rng)

@@ -1,8 +1,12 @@
-"""Empirical competitive ratios: a policy against the offline optimum of each realised input.
+"""Empirical competitive ratios: policies against one hindsight optimum per realised input.
 
-Trial ``i`` draws its input from ``family`` and runs the policy with a generator spawned
-from ``SeedSequence(seed)`` for that index alone, so local, process and Ray executors
-give identical numbers for the same seed.
+Trial ``i`` draws one realised input from ``family``, computes its hindsight optimum OPT
+(and LP bound) once -- see :mod:`matching.hindsight` for exactly what OPT means -- and
+runs every policy on that same input through the streaming matcher, dividing each by
+the same OPT. Every run is re-verified with :meth:`~matching.driver.OnlineRun.replay_check`
+before it is scored: a broken run is an error, never a number, and so is ``ALG > OPT``.
+Generators are spawned from ``SeedSequence(seed)`` per trial (and per policy name), so
+local, process and Ray executors give identical numbers for the same seed.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import copy
 import csv
 import os
 import sys
-from collections.abc import Callable
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,15 +30,31 @@ from matching.hindsight import offline_lp, offline_optimum
 from matching.online import OnlinePolicy
 from matching.result import Status
 
-__all__ = ["RatioReport", "TrialResult", "bootstrap_ci", "competitive_ratio"]
+__all__ = [
+    "RatioError",
+    "RatioReport",
+    "TrialResult",
+    "bootstrap_ci",
+    "compare_policies",
+    "competitive_ratio",
+]
 
 Family = Callable[[np.random.Generator], ArrivalSequence]
 EXECUTORS = ("local", "process", "ray")
 
 
+class RatioError(RuntimeError):
+    """A scored run reports more than the hindsight optimum allows."""
+
+
 @dataclass(frozen=True)
 class TrialResult:
-    """ALG, OPT and LP values of one trial (``lp`` is NaN when not computed)."""
+    """ALG, OPT and LP values of one policy on one trial (``lp`` is NaN when not computed).
+
+    ``opt`` is the proven optimum, or the solver's proven bound where a time limit
+    stopped it (``opt_optimal`` False). ``alg_seconds`` is the policy's run, and
+    ``opt_seconds`` the trial's one exact solve (shared by every policy of the trial).
+    """
 
     index: int
     alg: float
@@ -40,6 +62,8 @@ class TrialResult:
     lp: float
     opt_optimal: bool
     arrivals: int
+    alg_seconds: float = float("nan")
+    opt_seconds: float = float("nan")
 
 
 def bootstrap_ci(
@@ -185,24 +209,55 @@ class RatioReport:
         plt.close(fig)
 
 
+def _policy_stream(name: str) -> int:
+    return zlib.crc32(name.encode()) + 1  # 0 is the family's stream
+
+
 def _run_trial(
-    policy: OnlinePolicy,
+    policies: dict[str, OnlinePolicy],
     family: Family,
     entropy: int,
     index: int,
     with_lp: bool,
     opt_time_limit: float | None,
-) -> TrialResult:
-    child = np.random.SeedSequence(entropy, spawn_key=(index,))
-    rng = np.random.default_rng(child)
-    sequence = family(rng)
-    run = simulate(copy.deepcopy(policy), sequence, seed=rng)
-    opt = offline_optimum(sequence, run.decision_times, time_limit=opt_time_limit)
-    lp = offline_lp(sequence, run.decision_times) if with_lp else float("nan")
+) -> dict[str, TrialResult]:
+    family_rng = np.random.default_rng(np.random.SeedSequence(entropy, spawn_key=(index, 0)))
+    sequence = family(family_rng)
+    if not isinstance(sequence, ArrivalSequence):
+        raise TypeError(f"the family returned {type(sequence).__name__}, not an ArrivalSequence")
+    begin = time.perf_counter()
+    opt = offline_optimum(sequence, time_limit=opt_time_limit)
+    opt_seconds = time.perf_counter() - begin
+    opt.check(sequence.instance)
     proven = opt.status is Status.OPTIMAL
-    return TrialResult(
-        index, run.value, opt.value if proven else opt.bound, lp, proven, len(sequence)
-    )
+    opt_value = opt.value if proven else opt.bound
+    lp = offline_lp(sequence) if with_lp else float("nan")
+    out = {}
+    for name, policy in policies.items():
+        rng = np.random.default_rng(
+            np.random.SeedSequence(entropy, spawn_key=(index, _policy_stream(name)))
+        )
+        begin = time.perf_counter()
+        run = simulate(copy.deepcopy(policy), sequence, seed=rng)
+        alg_seconds = time.perf_counter() - begin
+        run.replay_check()
+        limit = opt.bound if np.isfinite(opt.bound) else opt_value
+        if run.value > limit + 1e-9 * max(1.0, abs(limit)):
+            raise RatioError(
+                f"trial {index}: policy {name!r} reports {run.value!r}, above the hindsight "
+                f"optimum's bound {limit!r}"
+            )
+        out[name] = TrialResult(
+            index,
+            run.value,
+            opt_value,
+            lp,
+            proven,
+            len(sequence),
+            alg_seconds,
+            opt_seconds,
+        )
+    return out
 
 
 def _family_name(family: Family) -> str:
@@ -213,8 +268,34 @@ def _family_name(family: Family) -> str:
     )
 
 
-def competitive_ratio(
-    policy: OnlinePolicy,
+def _named(
+    policies: Mapping[str, OnlinePolicy] | Sequence[OnlinePolicy],
+) -> dict[str, OnlinePolicy]:
+    if isinstance(policies, OnlinePolicy):
+        policies = [policies]
+    if isinstance(policies, Mapping):
+        named = dict(policies)
+    elif isinstance(policies, Sequence) and not isinstance(policies, str):
+        named = {}
+        for p in policies:
+            name = getattr(p, "name", None)
+            if name in named:
+                raise ValueError(f"two policies are named {name!r}; pass a dict of labels")
+            named[name] = p
+    else:
+        raise TypeError(f"policies must be OnlinePolicy objects, got {type(policies).__name__}")
+    if not named:
+        raise ValueError("no policy given")
+    for label, p in named.items():
+        if not isinstance(p, OnlinePolicy):
+            raise TypeError(f"policy {label!r} must be an OnlinePolicy, got {type(p).__name__}")
+        if not isinstance(label, str) or not label:
+            raise TypeError(f"policy labels must be non-empty strings, got {label!r}")
+    return named
+
+
+def compare_policies(
+    policies: Mapping[str, OnlinePolicy] | Sequence[OnlinePolicy],
     family: Family,
     trials: int,
     *,
@@ -225,13 +306,14 @@ def competitive_ratio(
     with_lp: bool = True,
     opt_time_limit: float | None = None,
     progress: bool | None = None,
-) -> RatioReport:
-    """Measure ALG/OPT and ALG/LP of ``policy`` over ``trials`` inputs of ``family``.
+) -> dict[str, RatioReport]:
+    """Measure ALG/OPT and ALG/LP of several policies on the same inputs and the same OPT.
 
     Parameters
     ----------
-    policy : OnlinePolicy
-        Copied afresh for every trial.
+    policies : dict of str to OnlinePolicy, or sequence of OnlinePolicy
+        Labelled policies (a sequence is labelled by ``policy.name``, which must then
+        be unique). Each is copied afresh for every trial.
     family : callable
         ``family(rng) -> ArrivalSequence``; must be picklable for the process and Ray
         executors (the classes of :mod:`matching.online_families` are).
@@ -245,7 +327,7 @@ def competitive_ratio(
     with_lp : bool, default True
         Also compute the LP bound of every input.
     opt_time_limit : float, optional
-        Per-trial limit of the offline solve; where it stops early the proven *bound*
+        Per-trial limit of the exact solve; where it stops early the proven *bound*
         stands in for OPT (so ALG/OPT stays a lower estimate) and ``opt_optimal`` is False.
     progress : bool, optional
         Show a progress bar on standard error (default: 50 trials or more and standard
@@ -253,7 +335,61 @@ def competitive_ratio(
 
     Returns
     -------
-    RatioReport
+    dict of str to RatioReport
+        One report per label, all over the same realised inputs and optima.
+
+    Raises
+    ------
+    ReplayError
+        If a run breaks a constraint of its input.
+    RatioError
+        If a run's value exceeds the hindsight optimum's bound.
+
+    Examples
+    --------
+    >>> from matching.online import GreedyPolicy, RankingPolicy
+    >>> from matching.online_families import UpperTriangular
+    >>> reports = compare_policies([GreedyPolicy(), RankingPolicy()], UpperTriangular(10), 3)
+    >>> reports["greedy"].ratio_opt.tolist(), bool((reports["ranking"].opt == 10).all())
+    ([0.5, 0.5, 0.5], True)
+    """
+    named = _named(policies)
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
+    if isinstance(trials, bool) or not isinstance(trials, int | np.integer):
+        raise TypeError(f"trials must be an int, got {trials!r}")
+    if trials < 1:
+        raise ValueError(f"trials must be positive, got {trials}")
+    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if not callable(family) or isinstance(family, str):
+        raise TypeError(f"family must be callable (rng -> ArrivalSequence), got {family!r}")
+    if progress is None:
+        progress = trials >= 50 and sys.stderr.isatty()
+    label = "/".join(named)
+    args = [(named, family, int(seed), i, with_lp, opt_time_limit) for i in range(trials)]
+    if executor == "local":
+        results = [_run_trial(*a) for a in _progress(args, progress, label)]
+    elif executor == "process":
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = [pool.submit(_run_trial, *a) for a in args]
+            results = [f.result() for f in _progress(futures, progress, label)]
+    else:
+        results = _run_ray(args, ray_address, progress, label)
+    reports = {}
+    for name in named:
+        report = RatioReport(policy=name, family=_family_name(family))
+        report.trials = sorted((r[name] for r in results), key=lambda t: t.index)
+        reports[name] = report
+    return reports
+
+
+def competitive_ratio(
+    policy: OnlinePolicy, family: Family, trials: int, **options: Any
+) -> RatioReport:
+    """Measure ALG/OPT and ALG/LP of one policy; see :func:`compare_policies` for options.
 
     Examples
     --------
@@ -263,26 +399,9 @@ def competitive_ratio(
     >>> report.ratio_opt.tolist()
     [0.5, 0.5]
     """
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
-    if trials < 1:
-        raise ValueError(f"trials must be positive, got {trials}")
-    if progress is None:
-        progress = trials >= 50 and sys.stderr.isatty()
-    args = [(policy, family, int(seed), i, with_lp, opt_time_limit) for i in range(trials)]
-    if executor == "local":
-        results = [_run_trial(*a) for a in _progress(args, progress, policy.name)]
-    elif executor == "process":
-        from concurrent.futures import ProcessPoolExecutor
-
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_run_trial, *a) for a in args]
-            results = [f.result() for f in _progress(futures, progress, policy.name)]
-    else:
-        results = _run_ray(args, ray_address, progress, policy.name)
-    report = RatioReport(policy=policy.name, family=_family_name(family))
-    report.trials = sorted(results, key=lambda t: t.index)
-    return report
+    if not isinstance(policy, OnlinePolicy):
+        raise TypeError(f"policy must be an OnlinePolicy, got {type(policy).__name__}")
+    return compare_policies({policy.name: policy}, family, trials, **options)[policy.name]
 
 
 def _progress(items: list[Any], show: bool, label: str) -> Any:
@@ -298,7 +417,7 @@ def _progress(items: list[Any], show: bool, label: str) -> Any:
 
 def _run_ray(
     args: list[tuple[Any, ...]], address: str | None, show: bool, label: str
-) -> list[TrialResult]:
+) -> list[dict[str, TrialResult]]:
     try:
         import ray
     except ImportError as exc:

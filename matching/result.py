@@ -59,6 +59,11 @@ class MatchingResult:
         LP dual values of the request and resource constraints (``method="lp"``).
     stats : dict
         Backend details: solver name, build and solve seconds, weight scaling, ...
+    start : ndarray of float or None
+        For schedules on reusable resources (the hindsight optimum of an online input):
+        when each edge of the instance would start; a chosen edge ``e`` holds
+        ``load[e]`` of its resource during ``[start[e], start[e] + duration[e])``, and
+        :meth:`check` verifies capacity at every instant of those intervals.
     """
 
     edges: np.ndarray
@@ -71,6 +76,7 @@ class MatchingResult:
     request_prices: np.ndarray | None = None
     resource_prices: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    start: np.ndarray | None = field(default=None, repr=False)
     _x: np.ndarray | None = field(default=None, repr=False)
     _resources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
     _groups: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
@@ -175,16 +181,23 @@ class MatchingResult:
             ]
             used = [int(e) for e in cover if x[e] > tol]
             raise fail(f"request {q} is served {served[q]:.6g} times (edges {used})")
-        load = np.bincount(
-            instance.edge_resource, weights=instance.edge_load * x, minlength=instance.n_resources
-        )
-        over = np.flatnonzero(load > instance.capacity + tol * np.maximum(1.0, instance.capacity))
-        if over.size:
-            r = int(over[0])
-            raise fail(
-                f"resource {r} carries load {load[r]:.9g} over its capacity "
-                f"{instance.capacity[r]:.9g}"
+        if self.start is not None:
+            self._check_schedule(instance, x, tol)
+        else:
+            load = np.bincount(
+                instance.edge_resource,
+                weights=instance.edge_load * x,
+                minlength=instance.n_resources,
             )
+            over = np.flatnonzero(
+                load > instance.capacity + tol * np.maximum(1.0, instance.capacity)
+            )
+            if over.size:
+                r = int(over[0])
+                raise fail(
+                    f"resource {r} carries load {load[r]:.9g} over its capacity "
+                    f"{instance.capacity[r]:.9g}"
+                )
         value = float(instance.edge_weight @ x)
         scale = max(1.0, abs(value))
         if abs(value - self.value) > tol * scale * 10:
@@ -192,6 +205,38 @@ class MatchingResult:
         if self.bound < self.value - tol * scale * 10:
             raise fail(f"bound {self.bound!r} is below value {self.value!r}")
         return True
+
+    def _check_schedule(self, instance: Instance, x: np.ndarray, tol: float) -> None:
+        """Capacity at every instant of the half-open busy intervals of a schedule."""
+        from matching._intervals import capacity_slack, peak_loads
+
+        fail = InfeasibleMatchingError
+        start = np.asarray(self.start, dtype=np.float64)
+        if instance.edge_duration is None:
+            raise fail("a schedule (start times) needs an instance with edge durations")
+        if start.shape != (instance.n_edges,):
+            raise fail(f"start has shape {start.shape}, expected ({instance.n_edges},)")
+        used = np.flatnonzero(x > 0)
+        if not np.isfinite(start[used]).all():
+            raise fail("a chosen edge has no finite start time")
+        peak, when = peak_loads(
+            instance.edge_resource[used],
+            start[used],
+            start[used] + instance.edge_duration[used],
+            instance.edge_load[used] * x[used],
+            instance.n_resources,
+        )
+        slack = capacity_slack(instance.capacity)
+        if self.fractional:  # an LP solver's stated feasibility tolerance
+            slack = np.maximum(slack, tol * np.maximum(1.0, instance.capacity))
+        limit = instance.capacity + slack
+        over = np.flatnonzero(peak > limit)
+        if over.size:
+            r = int(over[0])
+            raise fail(
+                f"resource {r} holds load {peak[r]:.9g} at time {when[r]:.6g}, over its "
+                f"capacity {instance.capacity[r]:.9g}"
+            )
 
 
 def integral_result(

@@ -16,7 +16,7 @@ from matching.arrivals import (
     poisson_arrivals,
     random_order,
 )
-from matching.driver import OnlineState, PolicyError, simulate
+from matching.driver import PolicyError, ReplayError, simulate
 from matching.hindsight import offline_lp, offline_optimum
 from matching.online import (
     BalancePolicy,
@@ -26,7 +26,8 @@ from matching.online import (
     RankingPolicy,
 )
 from matching.online_families import KADReusable, KUniformGroups, RandomBipartite, UpperTriangular
-from matching.ratio import competitive_ratio
+from matching.ratio import RatioError, compare_policies, competitive_ratio
+from matching.stream import ArrivingGroup, OnlineMatcher
 
 POLICIES = [
     GreedyPolicy,
@@ -38,12 +39,19 @@ POLICIES = [
 
 
 def independent_check(run):
-    """Replay the decisions from scratch: requests once, capacity and busy periods."""
+    """Replay the decisions from scratch: requests once, capacity at every instant.
+
+    An arrival at ``a`` decided at ``b`` holds its resource over ``[a, b + d)``
+    (single-use: for ever); the held load only rises at a start, so checking every
+    start suffices.
+    """
     seq = run.sequence
     inst = seq.instance
     served = set()
     holds = []  # (resource, start, end, load)
     for i, e in enumerate(run.decisions.tolist()):
+        decided = float(run.decision_times[i])
+        assert decided >= seq.times[i]
         if e < 0:
             continue
         g = int(seq.order[i])
@@ -51,14 +59,66 @@ def independent_check(run):
         requests = set(inst.group(g).tolist())
         assert not requests & served, "request served twice"
         served |= requests
-        r = int(inst.edge_resource[e])
-        start = float(run.decision_times[i])
-        assert start >= seq.times[i]
-        end = start + float(inst.edge_duration[e]) if seq.reusable else np.inf
+        end = decided + float(inst.edge_duration[e]) if seq.reusable else np.inf
+        holds.append((int(inst.edge_resource[e]), float(seq.times[i]), end, inst.edge_load[e]))
+    for r, start, _, _ in holds:
         held = sum(load for rr, s, en, load in holds if rr == r and s <= start < en)
-        assert held + inst.edge_load[e] <= inst.capacity[r] + 1e-9, "capacity or busy"
-        holds.append((r, start, end, float(inst.edge_load[e])))
+        assert held <= inst.capacity[r] + 1e-9, "capacity or busy period broken"
     assert run.value == pytest.approx(float(inst.edge_weight[run.edges].sum()))
+
+
+def feed_matcher(policy, sequence, seed):
+    """Drive an OnlineMatcher through its public API, as a scheduler's loop would."""
+    inst = sequence.instance
+    matcher = OnlineMatcher(
+        inst.capacity.tolist(),
+        policy,
+        prior=sequence.model,
+        reusable=sequence.reusable,
+        seed=seed,
+    )
+
+    def group(i):
+        g = int(sequence.order[i])
+        edges = inst.group_edges.indices[
+            inst.group_edges.indptr[g] : inst.group_edges.indptr[g + 1]
+        ]
+        return ArrivingGroup(
+            requests=[f"q{q}" for q in inst.group(g).tolist()],
+            resources=inst.edge_resource[edges].tolist(),
+            weights=inst.edge_weight[edges].tolist(),
+            loads=inst.edge_load[edges].tolist(),
+            durations=inst.edge_duration[edges].tolist() if sequence.reusable else None,
+            time=float(sequence.times[i]),
+            type=None if sequence.types is None else int(sequence.types[i]),
+        ), edges
+
+    chosen = []
+    if policy.window == 0:
+        for i in range(len(sequence)):
+            spec, edges = group(i)
+            d = matcher.arrive(
+                spec.requests,
+                spec.resources,
+                spec.weights,
+                loads=spec.loads,
+                durations=spec.durations,
+                time=spec.time,
+                type=spec.type,
+            )
+            chosen.append(int(edges[d.edge]) if d.accepted else -1)
+    else:
+        w = policy.window
+        batches = {}
+        for i in range(len(sequence)):
+            batches.setdefault(np.floor(sequence.times[i] / w), []).append(i)
+        for k in sorted(batches):
+            specs = [group(i) for i in batches[k]]
+            out = matcher.arrive_batch([s for s, _ in specs], time=(k + 1) * w)
+            chosen += [
+                int(e[d.edge]) if d.accepted else -1 for d, (_, e) in zip(out, specs, strict=True)
+            ]
+    return np.array(chosen, dtype=np.int64), matcher
 
 
 @st.composite
@@ -93,15 +153,21 @@ def online_inputs(draw):
 @given(online_inputs(), st.integers(0, len(POLICIES) - 1), st.integers(0, 1000))
 def test_driver_invariants_for_every_policy(sequence, which, seed):
     policy = POLICIES[which]()
+    if policy.window and sequence.reusable:
+        pass  # batches hold from arrival: still bounded by the one OPT below
     run = simulate(policy, sequence, seed=seed)
     independent_check(run)
     assert run.replay_check()
     again = simulate(POLICIES[which](), sequence, seed=seed)
     assert np.array_equal(run.decisions, again.decisions)  # same seed, same decisions
-    opt = offline_optimum(sequence, run.decision_times)
+    through_matcher, matcher = feed_matcher(POLICIES[which](), sequence, seed)
+    assert np.array_equal(run.decisions, through_matcher)  # public API, same decisions
+    assert matcher.value == pytest.approx(run.value)
+    opt = offline_optimum(sequence)  # one OPT per input, the same for every policy
     assert opt.status is matching.Status.OPTIMAL
+    assert opt.check(sequence.instance)
     assert run.value <= opt.value + 1e-7
-    assert offline_lp(sequence, run.decision_times) >= opt.value - 1e-7
+    assert offline_lp(sequence) >= opt.value - 1e-7
 
 
 def test_greedy_on_upper_triangular_is_one_half():
@@ -172,6 +238,7 @@ def test_time_expanded_optimum_equals_brute_force(seed):
     expected = brute_force_time_expanded(seq, seq.times)
     got = offline_optimum(seq)
     assert got.value == pytest.approx(expected)
+    assert got.check(seq.instance)
     assert offline_lp(seq) >= expected - 1e-7
 
 
@@ -181,19 +248,239 @@ def test_non_reusable_optimum_is_plain_solve():
 
 
 class Cheater(OnlinePolicy):
+    """Proposes the arrival's first edge whether or not it fits."""
+
     name = "cheater"
 
-    def choose(self, state: OnlineState, group: int, candidates: np.ndarray) -> int:
-        return int(state.group_edges(group)[0]) if state.group_edges(group).size else -1
+    def choose(self, state, arrival, candidates):
+        return 0 if arrival.n_edges else -1
 
 
 def test_driver_rejects_infeasible_proposals():
     inst = matching.Instance([[0], [0]], [(0, 0, 1.0), (1, 1, 1.0)])
-    with pytest.raises(PolicyError, match="request 0 of group 1 is already served"):
+    with pytest.raises(PolicyError, match="request 0 is already served"):
         simulate(Cheater(), adversarial_order(inst))
     inst = matching.Instance([[0], [1]], [(0, 0, 1.0), (0, 1, 1.0)])
     with pytest.raises(PolicyError, match="resource 0 has 0 free"):
         simulate(Cheater(), adversarial_order(inst))
+
+
+class Answer(OnlinePolicy):
+    """Answers a fixed value, to test the matcher's checks of answers."""
+
+    name = "answer"
+
+    def __init__(self, value):
+        self.value = value
+
+    def choose(self, state, arrival, candidates):
+        return self.value
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (5, "out of range"),
+        (2**70, "out of range"),
+        (-7, "out of range"),
+        (0.9, "int edge index"),
+        (True, "int edge index"),
+        ("0", "int edge index"),
+        (None, "int edge index"),
+        (float("nan"), "int edge index"),
+    ],
+)
+def test_bad_answers_are_errors_never_rejections(answer, message):
+    inst = matching.Instance([[0]], [(0, 0, 1.0)])
+    with pytest.raises(PolicyError, match=message):
+        simulate(Answer(answer), adversarial_order(inst))
+
+
+class Writer(OnlinePolicy):
+    """Tries to write the state it is shown."""
+
+    name = "writer"
+
+    def __init__(self, target):
+        self.target = target
+
+    def choose(self, state, arrival, candidates):
+        view = {
+            "remaining": state.remaining,
+            "capacity": state.capacity,
+            "served": state.served,
+            "weights": arrival.weights,
+            "loads": arrival.loads,
+            "resources": arrival.resources,
+            "candidates": candidates,
+        }[self.target]
+        if self.target == "remaining":
+            view.flags.writeable = True  # re-enabling the flag must fail too
+        view[:] = 10**9
+        return -1
+
+
+@pytest.mark.parametrize(
+    "target", ["remaining", "capacity", "served", "weights", "loads", "resources", "candidates"]
+)
+def test_policy_writing_the_state_gets_an_error(target):
+    family = KUniformGroups(5, 10, 8, k=2)
+    with pytest.raises(ValueError, match=r"read-only|WRITEABLE"):
+        competitive_ratio(Writer(target), family, trials=1)
+
+
+def reachable(*roots):
+    """Everything reachable from ``roots`` through instance data (not classes or modules)."""
+    import gc
+    import types
+
+    seen, stack, out = set(), list(roots), []
+    skip = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType)
+    while stack:
+        obj = stack.pop()
+        if id(obj) in seen or isinstance(obj, skip):
+            continue
+        seen.add(id(obj))
+        out.append(obj)
+        if isinstance(obj, np.ndarray):
+            continue
+        stack.extend(gc.get_referents(obj))
+    return out
+
+
+class Spy(OnlinePolicy):
+    """Records every number it can reach from what the matcher hands it."""
+
+    name = "spy"
+
+    def reset(self, setup, rng):
+        super().reset(setup, rng)
+        self.seen = [self._numbers(setup)]
+
+    def _numbers(self, *roots):
+        found = set()
+        for obj in reachable(*roots):
+            if isinstance(obj, np.ndarray) and obj.dtype.kind == "f":
+                found |= set(obj.ravel().tolist())
+            elif isinstance(obj, float):
+                found.add(obj)
+        return found
+
+    def choose(self, state, arrival, candidates):
+        self.seen.append(self._numbers(state, arrival, candidates, self.setup))
+        return int(candidates[0]) if candidates.size else -1
+
+
+def test_a_policy_cannot_reach_the_future():
+    # arrival i brings the unique weight 1000 + i; before it arrives nobody may see it
+    n = 30
+    edges = [(i % 4, i, 1000.0 + i) for i in range(n)]
+    seq = random_order(matching.Instance([[i] for i in range(n)], edges), seed=1)
+    spy = Spy()
+    simulate(spy, seq)
+    for step, numbers in enumerate(spy.seen):  # step 0 is reset, step i + 1 arrival i
+        future = {1000.0 + g for g in seq.order[step:].tolist()}
+        assert not numbers & future, f"step {step} sees future weights {sorted(numbers & future)}"
+
+
+class Clairvoyant(OnlinePolicy):
+    """Would follow the offline optimum if it could find the realised input in reset."""
+
+    name = "clairvoyant"
+
+    def reset(self, setup, rng):
+        super().reset(setup, rng)
+        found = [o for o in reachable(setup) if isinstance(o, matching.Instance)]
+        self.plan = matching.solve(found[0]) if found else None
+
+    def choose(self, state, arrival, candidates):
+        return int(candidates[0]) if candidates.size else -1
+
+
+def test_solving_the_optimum_in_reset_is_impossible():
+    report = competitive_ratio(Clairvoyant(), UpperTriangular(50), trials=3, with_lp=False)
+    assert (report.ratio_opt <= 0.5 + 1e-9).all()  # lowest free resource first: n/2
+
+
+def test_batches_pay_for_waiting_and_stay_below_the_one_opt():
+    # A (t=1, d=2) and B (t=2, d=1) on one unit resource overlap when served at arrival;
+    # decided at window ends 2 and 4 they would not, but the wait is charged to the policy
+    inst = matching.Instance([[0], [1]], [(0, 0, 1.0, 1, 2.0), (0, 1, 1.0, 1, 1.0)])
+    seq = matching.arrivals.ArrivalSequence(inst, [0, 1], [1.0, 2.0], reusable=True)
+    run = simulate(BatchedResolvePolicy(2.0), seq)
+    assert run.decisions.tolist() == [0, -1]
+    assert run.decision_times.tolist() == [2.0, 4.0]
+    assert offline_optimum(seq).value == 1.0
+    assert run.replay_check()
+
+
+def test_replay_check_catches_broken_runs():
+    inst = matching.Instance([[0], [1]], [(0, 0, 1.0, 1, 2.0), (0, 1, 1.0, 1, 1.0)])
+    seq = matching.arrivals.ArrivalSequence(inst, [0, 1], [1.0, 2.0], reusable=True)
+    run = simulate(BatchedResolvePolicy(2.0), seq)
+    import dataclasses
+
+    both = dataclasses.replace(run, decisions=np.array([0, 1]), value=2.0)
+    with pytest.raises(ReplayError, match="resource 0 holds 2 at time 2"):
+        both.replay_check()
+    early = dataclasses.replace(run, decision_times=np.array([0.5, 4.0]))
+    with pytest.raises(ReplayError, match="before it arrived"):
+        early.replay_check()
+    inflated = dataclasses.replace(run, value=5.0)
+    with pytest.raises(ReplayError, match="differs"):
+        inflated.replay_check()
+
+
+def test_alg_above_opt_is_an_error_not_a_number(monkeypatch):
+    import matching.ratio as ratio
+
+    def empty(sequence, **kw):  # a wrong "optimum" of 0, proven
+        from matching.result import integral_result
+
+        inst = sequence.instance
+        return integral_result(
+            inst, [], bound=0.0, status=matching.Status.OPTIMAL, method="fake", stats={}
+        )
+
+    monkeypatch.setattr(ratio, "offline_optimum", empty)
+    with pytest.raises(RatioError, match="above the hindsight optimum"):
+        competitive_ratio(GreedyPolicy(), UpperTriangular(6), trials=1, with_lp=False)
+
+
+def test_one_opt_per_input_shared_by_every_policy():
+    fam = KADReusable(4, 5, 16, k=2)
+    reports = compare_policies(
+        {"greedy": GreedyPolicy(), "batched": BatchedResolvePolicy(3.0)}, fam, trials=4, seed=3
+    )
+    assert np.array_equal(reports["greedy"].opt, reports["batched"].opt)
+    for i, t in enumerate(reports["greedy"].trials):
+        rng = np.random.default_rng(np.random.SeedSequence(3, spawn_key=(i, 0)))
+        assert t.opt == pytest.approx(offline_optimum(fam(rng)).value)
+    alone = competitive_ratio(GreedyPolicy(), fam, trials=4, seed=3)
+    assert alone.alg.tolist() == reports["greedy"].alg.tolist()  # independent of the others
+
+
+def test_matcher_validates_input_before_deciding():
+    m = OnlineMatcher([1, 1], GreedyPolicy())
+    with pytest.raises(ValueError, match=r"resources of group 0 must be integers in 0\.\.1"):
+        m.arrive(["a"], [2], [1.0], time=0)
+    with pytest.raises(ValueError, match="1 weights for 2 resources"):
+        m.arrive(["a"], [0, 1], [1.0], time=0)
+    with pytest.raises(ValueError, match="weights of group 0 must be finite"):
+        m.arrive(["a"], [0], [float("nan")], time=0)
+    with pytest.raises(ValueError, match="single-use"):
+        m.arrive(["a"], [0], [1.0], durations=[1.0], time=0)
+    with pytest.raises(ValueError, match="lists a request twice"):
+        m.arrive(["a", "a"], [0], [1.0], time=0)
+    m.arrive(["a"], [0], [1.0], time=5)
+    with pytest.raises(ValueError, match="before the matcher's clock"):
+        m.arrive(["b"], [1], [1.0], time=4)
+    with pytest.raises(TypeError, match="arrive_batch"):
+        OnlineMatcher([1], BatchedResolvePolicy(1.0)).arrive(["a"], [0], [1.0], time=0)
+    reusable = OnlineMatcher([1], GreedyPolicy(), reusable=True)
+    with pytest.raises(ValueError, match="durations of group 0 must be finite and > 0"):
+        reusable.arrive(["a"], [0], [1.0], durations=[0.0], time=0)
+    assert m.decisions[0].resource == 0 and len(m.decisions) == 1  # nothing else logged
 
 
 def test_reusable_resource_returns_after_duration():
@@ -202,6 +489,12 @@ def test_reusable_resource_returns_after_duration():
     )
     run = simulate(GreedyPolicy(), adversarial_order(inst, reusable=True))
     assert run.decisions.tolist() == [0, -1, 2]  # busy at t=1, free again at t=2
+
+
+def test_zero_durations_are_refused_for_reusable_inputs():
+    inst = matching.Instance([[0]], [(0, 0, 1.0, 1, 0.0)])
+    with pytest.raises(ValueError, match="durations > 0"):
+        adversarial_order(inst, reusable=True)
 
 
 def test_harness_local_and_process_agree_and_write_outputs(tmp_path):
