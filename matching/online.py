@@ -184,7 +184,7 @@ class BatchedResolvePolicy(OnlinePolicy):
             return out
         local_group = np.repeat(np.arange(len(arrivals)), sizes)
         local_edge = np.concatenate(candidates).astype(np.int64)
-        members = [a.request_index for a in arrivals]
+        members = [np.asarray(a.request_index, dtype=np.int64) for a in arrivals]
         flat = np.concatenate(members)
         requests, local_members = np.unique(flat, return_inverse=True)
         pick = [(a, c) for a, c in zip(arrivals, candidates, strict=True)]
