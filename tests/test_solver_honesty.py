@@ -1,0 +1,149 @@
+"""Exact CP-SAT scaling, float-noise feasibility checks and proven bounds."""
+
+from decimal import Decimal
+from fractions import Fraction
+
+import numpy as np
+import pytest
+from helpers import as_decimal, brute_force_optimum
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import matching
+from matching._scaling import MAX_DECIMALS, decimal_integers, scale_exactly, scale_weights
+
+OPTIMAL = matching.Status.OPTIMAL
+
+
+def pair_on_one_resource(load, capacity, weights=(1.0, 1.0)):
+    """Two single-request groups, each with an edge of ``load`` to one resource."""
+    edges = [(0, 0, weights[0], load), (0, 1, weights[1], load)]
+    return matching.Instance([[0], [1]], edges, capacity=[capacity])
+
+
+# ------------------------------------------------------------------ exact scaling
+
+
+@pytest.mark.parametrize(
+    ("load", "capacity", "optimum"),
+    [
+        (5e11 + 0.4, 1e12 + 0.5, 1.0),  # 1e12 + 0.8 does not fit
+        (5e11 + 0.6, 1e12 + 1.4, 2.0),  # 1e12 + 1.2 fits
+    ],
+)
+def test_cpsat_scales_large_decimal_loads_exactly(load, capacity, optimum):
+    inst = pair_on_one_resource(load, capacity)
+    res = matching.solve(inst, "cpsat")
+    assert res.check(inst)
+    assert res.status is OPTIMAL
+    assert res.value == optimum == brute_force_optimum(inst)
+    assert res.bound >= optimum
+    assert res.stats["load_scale"] == 10.0
+
+
+@pytest.mark.parametrize(
+    ("load", "capacity", "message"),
+    [
+        (1e12 + 1 / 3, 1e13, r"edge_load\[0\] = 1000000000000.3334 does not\."),
+        (2.0**51 + 0.5, 2.0**52, r"edge_load\[0\] = 2251799813685248.5 does not\."),
+        (0.001, 1e13, r"capacity\[0\] = 10000000000000.0 does not at the d = 3"),
+    ],
+)
+def test_cpsat_refuses_loads_it_cannot_scale_exactly(load, capacity, message):
+    inst = matching.Instance([[0]], [(0, 0, 1.0, load)], capacity=[capacity])
+    with pytest.raises(ValueError, match=message) as info:
+        matching.solve(inst, "cpsat")
+    assert "loads and capacities" in str(info.value)
+    assert "method='mip'" in str(info.value)
+
+
+def test_cpsat_refuses_capacity_rows_beyond_safe_int64_sums():
+    n = 2100  # 2100 loads of 2**51 sum past 2**62; three fit under 2**53 - 2
+    inst = matching.Instance(
+        [[i] for i in range(n)], [(0, i, 1.0, 2.0**51) for i in range(n)], capacity=[2.0**53 - 2]
+    )
+    with pytest.raises(ValueError, match=r"capacity row 0: .* 2\*\*62 .*method='mip'"):
+        matching.solve(inst, "cpsat")
+
+
+def test_scale_exactly_names_arrays_and_splits_them():
+    scale, (load, cap) = scale_exactly(
+        {"edge_load": np.array([0.25, 1.0]), "capacity": np.array([3.5])}, "loads"
+    )
+    assert scale == 100.0
+    assert load.tolist() == [25, 100] and cap.tolist() == [350]
+    assert load.dtype == np.int64
+
+
+def test_scaling_a_million_loads():
+    rng = np.random.default_rng(0)
+    loads = rng.choice([0.25, 1.0, 3.0], 10**6)
+    scale, (ints,) = scale_exactly({"edge_load": loads}, "loads")
+    assert scale == 100.0
+    assert np.array_equal(ints, np.rint(loads * 100).astype(np.int64))
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 8).flatmap(
+                lambda p: st.decimals(-(10**15), 10**15, places=p, allow_nan=False)
+            ),
+            st.integers(-(2**54), 2**54).map(Decimal),
+            st.floats(-1e16, 1e16).map(as_decimal),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_decimal_integers_read_floats_as_the_decimals_they_print_as(decimals):
+    values = np.array([float(d) for d in decimals])
+    typed = [as_decimal(v) for v in values]
+    scaling = decimal_integers(values)
+    places = [max(0, -d.normalize().as_tuple().exponent) for d in typed]
+    ok = [
+        p <= MAX_DECIMALS and abs(d.scaleb(p)) < 2**53 for p, d in zip(places, typed, strict=True)
+    ]
+    for d, good, bad, n in zip(typed, ok, scaling.bad, scaling.integers.tolist(), strict=True):
+        if not good:
+            assert bad
+        elif not bad:
+            assert Decimal(n) == d.scaleb(scaling.digits)
+    if all(ok):
+        assert scaling.digits == max(places)
+        assert scaling.bad.tolist() == [abs(d.scaleb(scaling.digits)) >= 2**53 for d in typed]
+
+
+# ------------------------------------------------------------------ weights
+
+
+def test_cpsat_tells_large_decimal_weights_apart():
+    # a relative tolerance used to round both to 1e12 and pick the lighter edge
+    inst = matching.Instance([[0], [1]], [(0, 0, 1e12 + 0.1), (0, 1, 1e12 + 0.4)])
+    res = matching.solve(inst, "cpsat", hint=False)
+    assert res.check(inst)
+    assert res.edges.tolist() == [1]
+    assert res.value == 1e12 + 0.4 <= res.bound < res.value + 1e-3
+
+
+def test_decimal_weights_scale_exactly():
+    scaling = scale_weights(np.array([1e12 + 0.1, 1e12 + 0.4]))
+    assert scaling.scale == 10.0
+    assert scaling.integers.tolist() == [10000000000001, 10000000000004]
+
+
+@pytest.mark.parametrize(
+    "weights",
+    [[0.1, 0.2], [1e12 + 0.1, 1e12 + 0.4], [1e12 + 1 / 3, 0.5], [1 / 3, 2 / 3, 1e-20], [7.0, 2.5]],
+)
+def test_weight_slack_covers_the_floats(weights):
+    # every set of weights weighs at most its scaled integers / scale + slack, exactly
+    scaling = scale_weights(np.array(weights))
+    scaled = sum(Fraction(int(n)) for n in scaling.integers) / Fraction(scaling.scale)
+    assert sum(Fraction(w) for w in weights) <= scaled + Fraction(scaling.slack)
+    assert scaling.exact == (scaling.slack == 0.0)
+
+
+def test_weight_slack_is_zero_for_binary_fractions():
+    assert scale_weights(np.array([7.0, 2.5, 0.25])).exact
