@@ -1,5 +1,6 @@
 """Exact CP-SAT scaling, float-noise feasibility checks and proven bounds."""
 
+import dataclasses
 from decimal import Decimal
 from fractions import Fraction
 
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 import matching
 from matching._scaling import MAX_DECIMALS, decimal_integers, scale_exactly, scale_weights
+from matching.result import integral_result
 
 OPTIMAL = matching.Status.OPTIMAL
 
@@ -147,3 +149,51 @@ def test_weight_slack_covers_the_floats(weights):
 
 def test_weight_slack_is_zero_for_binary_fractions():
     assert scale_weights(np.array([7.0, 2.5, 0.25])).exact
+
+
+# ------------------------------------------------------------------ check tolerance
+
+
+def test_check_accepts_decimal_data_at_float_noise():
+    inst = matching.Instance(
+        [[0], [1], [2]], [(0, g, 1.0, 0.1) for g in range(3)], capacity=[0.3]
+    )  # 0.1 + 0.1 + 0.1 == 0.30000000000000004 in floats
+    res = integral_result(inst, [0, 1, 2], bound=3.0, status=OPTIMAL, method="cpsat", stats={})
+    assert res.check(inst)
+
+
+def test_check_rejects_a_genuine_excess_at_large_capacity():
+    inst = pair_on_one_resource(5e11 + 0.4, 1e12 + 0.5)  # 1e12 + 0.8 > 1e12 + 0.5
+    res = integral_result(inst, [0, 1], bound=2.0, status=OPTIMAL, method="cpsat", stats={})
+    with pytest.raises(matching.InfeasibleMatchingError, match="resource 0 carries load"):
+        res.check(inst)
+
+
+@pytest.mark.parametrize("excess", [0.0, 0.1])
+def test_check_sums_many_loads_accurately(excess):
+    n = 2000
+    loads = [float(f"{1_000_000_000 + i}.{i % 10}") for i in range(n)]
+    capacity = float(sum(as_decimal(v) for v in loads) - Decimal(str(excess)))
+    inst = matching.Instance(
+        [[i] for i in range(n)], [(0, i, 1.0, v) for i, v in enumerate(loads)], capacity=[capacity]
+    )
+    res = integral_result(inst, range(n), bound=n, status=OPTIMAL, method="cpsat", stats={})
+    if excess:
+        with pytest.raises(matching.InfeasibleMatchingError, match="over its capacity"):
+            res.check(inst)
+    else:
+        assert res.check(inst)
+
+
+def test_check_counts_requests_of_0_1_results_exactly():
+    inst = matching.Instance([[0], [0, 1]], [(0, 0, 1.0), (1, 1, 1.0)], capacity=[1, 1])
+    res = integral_result(inst, [0, 1], bound=2.0, status=OPTIMAL, method="cpsat", stats={})
+    with pytest.raises(matching.InfeasibleMatchingError, match="request 0 is served 2 times"):
+        res.check(inst, tol=1.5)
+
+
+def test_check_holds_0_1_bounds_to_float_noise():
+    inst = matching.Instance([[0]], [(0, 0, 1e12)])
+    res = matching.solve(inst, "cpsat")
+    with pytest.raises(matching.InfeasibleMatchingError, match="bound"):
+        dataclasses.replace(res, bound=1e12 - 1).check(inst)
