@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,19 @@ def _add_capacity_rows(
     return int(over.size)
 
 
+def _objective_bound(solver: cp_model.CpSolver, model: cp_model.CpModel) -> Fraction:
+    """CP-SAT's proven bound on the scaled objective, exactly.
+
+    ``best_objective_bound`` is a float that CP-SAT computes with rounding (it may read
+    774.9999999999999 for a proven 775); the integer bound on the objective's inner
+    expression, mapped through the objective's scaling factor and offset, is exact.
+    """
+    objective = model.proto.objective
+    factor = Fraction(objective.scaling_factor or 1.0)
+    inner = solver.response_proto.inner_objective_lower_bound
+    return factor * (inner + Fraction(objective.offset))
+
+
 def solve_cpsat(
     instance: Instance,
     *,
@@ -175,7 +189,7 @@ def solve_cpsat(
     if cand.size == 0:
         bound = 0.0
     elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        bound = solver.best_objective_bound / weights.scale + weights.slack
+        bound = weights.upper_bound(_objective_bound(solver, model))
     else:
         bound = float("inf")  # no solution, no proven bound
     stats = {

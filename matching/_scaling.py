@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 
@@ -182,6 +183,12 @@ def scale_exactly(values: Mapping[str, np.ndarray], what: str) -> tuple[float, l
     return scaling.scale, np.split(scaling.integers, splits)
 
 
+def _upper_float(value: Fraction) -> float:
+    """Return the smallest float that is at least ``value``."""
+    out = float(value)
+    return math.nextafter(out, math.inf) if Fraction(out) < value else out
+
+
 def _sum_upper(values: np.ndarray) -> float:
     """Return a float at least the exact sum of the non-negative ``values``."""
     total = float(values.sum())
@@ -209,6 +216,20 @@ class WeightScaling:
     def exact(self) -> bool:
         """True when the integers represent the weights without rounding."""
         return self.slack == 0.0
+
+    def upper_bound(self, objective_bound: Fraction) -> float:
+        """Bound on the true weights from a bound on the scaled ones, rounded up.
+
+        Examples
+        --------
+        >>> from fractions import Fraction
+        >>> import numpy as np
+        >>> WeightScaling(10.0, np.array([1, 2]), 0.0).upper_bound(Fraction(3))
+        0.30000000000000004
+        """
+        return _upper_float(
+            Fraction(objective_bound) / Fraction(self.scale) + Fraction(self.slack)
+        )
 
 
 def _decimal_weights(weights: np.ndarray) -> WeightScaling | None:

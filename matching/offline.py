@@ -234,13 +234,11 @@ def _solve_mathopt(
         )
     x = out.x
     edges = np.flatnonzero(x > 1e-9)
-    value = float(instance.edge_weight @ x)
-    bound = out.bound if out.status is not Status.OPTIMAL else max(out.bound, value)
     return MatchingResult(
         edges=edges,
         n_edges=instance.n_edges,
-        value=value,
-        bound=bound,
+        value=float(instance.edge_weight @ x),
+        bound=out.bound,
         status=out.status,
         method=method,
         wall_time=0.0,

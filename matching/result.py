@@ -264,14 +264,17 @@ def integral_result(
     method: str,
     stats: dict[str, Any],
 ) -> MatchingResult:
-    """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal)."""
+    """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal).
+
+    ``bound`` is reported as given: the solver's proven bound, never raised to the value.
+    """
     edges = np.sort(np.asarray(edges, dtype=np.int64))
     value = float(instance.edge_weight[edges].sum())
     return MatchingResult(
         edges=edges,
         n_edges=instance.n_edges,
         value=value,
-        bound=max(bound, value) if status is Status.OPTIMAL else bound,
+        bound=bound,
         status=status,
         method=method,
         wall_time=0.0,

@@ -6,12 +6,19 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from helpers import as_decimal, brute_force_optimum
+from helpers import as_decimal, brute_force_optimum, large_load_instances, small_instances
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import matching
-from matching._scaling import MAX_DECIMALS, decimal_integers, scale_exactly, scale_weights
+from matching import offline
+from matching._scaling import (
+    MAX_DECIMALS,
+    WeightScaling,
+    decimal_integers,
+    scale_exactly,
+    scale_weights,
+)
 from matching.result import integral_result
 
 OPTIMAL = matching.Status.OPTIMAL
@@ -151,6 +158,11 @@ def test_weight_slack_is_zero_for_binary_fractions():
     assert scale_weights(np.array([7.0, 2.5, 0.25])).exact
 
 
+def test_weight_bound_rounds_up():
+    scaling = WeightScaling(scale=10.0, integers=np.array([1, 2]), slack=0.0)
+    assert scaling.upper_bound(Fraction(3)) >= Fraction(3, 10) > 3 / 10.0
+
+
 # ------------------------------------------------------------------ check tolerance
 
 
@@ -197,3 +209,83 @@ def test_check_holds_0_1_bounds_to_float_noise():
     res = matching.solve(inst, "cpsat")
     with pytest.raises(matching.InfeasibleMatchingError, match="bound"):
         dataclasses.replace(res, bound=1e12 - 1).check(inst)
+
+
+# ------------------------------------------------------------------ proven bounds
+
+
+def test_integral_result_keeps_the_bound_it_is_given():
+    inst = matching.Instance([[0]], [(0, 0, 2.0)])
+    res = integral_result(inst, [0], bound=1.5, status=OPTIMAL, method="fake", stats={})
+    assert res.bound == 1.5
+
+
+@pytest.mark.parametrize(
+    ("method", "solver_name"), [("cpsat", "solve_cpsat"), ("lp", "solve_mathopt")]
+)
+def test_solve_reports_the_solver_bound(monkeypatch, method, solver_name):
+    real = getattr(offline, solver_name)
+
+    def low_bound(*args, **kwargs):
+        return dataclasses.replace(real(*args, **kwargs), bound=0.5)
+
+    monkeypatch.setattr(offline, solver_name, low_bound)
+    inst = matching.Instance([[0]], [(0, 0, 2.0)])
+    assert matching.solve(inst, method).bound == 0.5
+
+
+def test_cpsat_bound_is_its_exact_integer_bound():
+    # CP-SAT's float best_objective_bound reads 774.9999999999999 here, below 7.75 * 100
+    groups = [[5], [1, 3, 0], [1, 3], [0, 1, 3], [4], [5]]
+    edges = [(0, 1, 1.5, 2e11 + 0.3), (0, 5, 4.75, 0.1), (0, 3, 3.0, 1e11 + 0.3)]
+    inst = matching.Instance(groups, edges, capacity=[6e11], n_requests=6)
+    res = matching.solve(inst, "cpsat")
+    assert res.value == brute_force_optimum(inst) == 7.75
+    assert res.bound == 7.75
+
+
+def solver_tolerance(res, optimum):
+    """Float noise of the sums, or the solver's stated tolerance (PDLP: 1e-6)."""
+    return 10 * res.stats.get("feasibility_tolerance", 1e-12) * max(1.0, abs(optimum))
+
+
+BOUNDED_METHODS = [
+    ("cpsat", {}),
+    ("mip", {"solver": "highs"}),
+    ("lp", {"solver": "glop"}),
+    ("lp", {"solver": "pdlp"}),
+]
+
+
+def assert_honest(inst, res):
+    optimum = brute_force_optimum(inst)
+    tiny = solver_tolerance(res, optimum)
+    assert res.check(inst)
+    if res.status is matching.Status.INFEASIBLE_INPUT:
+        assert res.bound == float("inf")  # a failed solve proves nothing
+    assert res.bound >= optimum - tiny
+    if not res.fractional:
+        assert res.value <= optimum + tiny
+
+
+@settings(max_examples=1000)
+@given(small_instances())
+def test_bounds_are_proven_on_fuzzed_instances(inst):
+    for method, options in BOUNDED_METHODS:
+        assert_honest(inst, matching.solve(inst, method, **options))
+
+
+@settings(max_examples=500)
+@given(small_instances(decimal_weights=False))
+def test_bounds_are_proven_with_arbitrary_float_weights(inst):
+    for method, options in BOUNDED_METHODS[:3]:
+        assert_honest(inst, matching.solve(inst, method, **options))
+
+
+@settings(max_examples=1500)
+@given(large_load_instances())
+def test_cpsat_is_exact_on_large_loads_with_decimal_parts(inst):
+    res = matching.solve(inst, "cpsat")
+    assert_honest(inst, res)
+    assert res.status is OPTIMAL
+    assert res.value == brute_force_optimum(inst)
