@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
 from matching._greedy import greedy_edges
-from matching._scaling import scale_exactly, scale_weights
+from matching._scaling import CPSAT_SUM_LIMIT, scale_exactly, scale_weights
 from matching.model import Instance
 from matching.result import Status
 
@@ -45,6 +46,70 @@ def _candidate_edges(instance: Instance, load: np.ndarray, cap: np.ndarray) -> n
     return np.flatnonzero((instance.edge_weight > 0) & (load <= cap[instance.edge_resource]))
 
 
+def _row_totals(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Exact sums of the int64 ``values`` over the rows of a CSR ``ptr``.
+
+    A row whose sum reaches ``CPSAT_SUM_LIMIT`` holds the int64 maximum instead.
+    """
+    sizes = np.diff(ptr)
+    approx = np.bincount(
+        np.repeat(np.arange(sizes.size), sizes), weights=values, minlength=sizes.size
+    )
+    total = np.zeros(sizes.size, dtype=np.int64)
+    rows = np.flatnonzero(sizes > 0)
+    if rows.size:
+        total[rows] = np.add.reduceat(values, ptr[rows])
+    total[approx >= CPSAT_SUM_LIMIT] = np.iinfo(np.int64).max
+    return total
+
+
+def _add_capacity_rows(
+    model: cp_model.CpModel,
+    xs: list[cp_model.IntVar],
+    rows: sp.csr_array,
+    load: np.ndarray,
+    cap: np.ndarray,
+) -> int:
+    """Add the rows whose loads can exceed their capacity; return how many.
+
+    ``rows`` (rows x candidate edges) gives the members of each row, ``load`` the
+    scaled integer load of every candidate edge and ``cap`` the scaled capacities.
+    """
+    ptr, idx = rows.indptr, rows.indices
+    total = _row_totals(ptr, load[idx])
+    over = np.flatnonzero(total > cap)
+    for row in over.tolist():
+        members = idx[ptr[row] : ptr[row + 1]].tolist()
+        loads = load[members]
+        if cap[row] < 2 * loads.min():
+            model.add_at_most_one([xs[i] for i in members])  # no two fit together
+            continue
+        if total[row] >= CPSAT_SUM_LIMIT:
+            raise ValueError(
+                f"method 'cpsat' cannot add the loads of capacity row {row}: scaled to "
+                "integers they sum to 2**62 or more, beyond safe int64 arithmetic. "
+                "Use method='mip'."
+            )
+        model.add(
+            cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
+            <= int(cap[row])
+        )
+    return int(over.size)
+
+
+def _objective_bound(solver: cp_model.CpSolver, model: cp_model.CpModel) -> Fraction:
+    """CP-SAT's proven bound on the scaled objective, exactly.
+
+    ``best_objective_bound`` is a float that CP-SAT computes with rounding (it may read
+    774.9999999999999 for a proven 775); the integer bound on the objective's inner
+    expression, mapped through the objective's scaling factor and offset, is exact.
+    """
+    objective = model.proto.objective
+    factor = Fraction(objective.scaling_factor or 1.0)
+    inner = solver.response_proto.inner_objective_lower_bound
+    return factor * (inner + Fraction(objective.offset))
+
+
 def solve_cpsat(
     instance: Instance,
     *,
@@ -63,12 +128,10 @@ def solve_cpsat(
     """
     start = time.perf_counter()
     rows, row_cap = capacity_rows or (instance.resource_edges, instance.capacity)
-    load_scale, load = scale_exactly(
-        np.concatenate([instance.edge_load, instance.capacity, row_cap]),
+    load_scale, (load, cap, row_cap) = scale_exactly(
+        {"edge_load": instance.edge_load, "capacity": instance.capacity, "capacity row": row_cap},
         "loads and capacities",
     )
-    n_e, n_r = instance.n_edges, instance.n_resources
-    load, cap, row_cap = load[:n_e], load[n_e : n_e + n_r], load[n_e + n_r :]
     cand = _candidate_edges(instance, load, cap)
     weights = scale_weights(instance.edge_weight[cand])
 
@@ -81,27 +144,11 @@ def solve_cpsat(
         for q in np.flatnonzero(np.diff(ptr) >= 2).tolist():
             model.add_at_most_one([xs[i] for i in idx[ptr[q] : ptr[q + 1]].tolist()])
             n_request_rows += 1
-    cand_load = load[cand]
-    cap_rows = sp.csr_array(rows[:, cand]) if cand.size else None
     n_resource_rows = 0
-    if cap_rows is not None:
-        ptr, idx = cap_rows.indptr, cap_rows.indices
-        total = np.bincount(
-            np.repeat(np.arange(ptr.size - 1), np.diff(ptr)),
-            weights=cand_load[idx],
-            minlength=ptr.size - 1,
+    if cand.size:
+        n_resource_rows = _add_capacity_rows(
+            model, xs, sp.csr_array(rows[:, cand]), load[cand], row_cap
         )
-        for row in np.flatnonzero(total > row_cap).tolist():
-            members = idx[ptr[row] : ptr[row + 1]].tolist()
-            loads = cand_load[members]
-            if row_cap[row] < 2 * loads.min():
-                model.add_at_most_one([xs[i] for i in members])  # no two fit together
-            else:
-                model.add(
-                    cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
-                    <= int(row_cap[row])
-                )
-            n_resource_rows += 1
     model.maximize(cp_model.LinearExpr.weighted_sum(xs, weights.integers.tolist()))
     incumbent = greedy_edges(instance)
     if hint and cand.size:
@@ -142,7 +189,7 @@ def solve_cpsat(
     if cand.size == 0:
         bound = 0.0
     elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        bound = solver.best_objective_bound / weights.scale + weights.slack
+        bound = weights.upper_bound(_objective_bound(solver, model))
     else:
         bound = float("inf")  # no solution, no proven bound
     stats = {

@@ -188,8 +188,10 @@ def solve_mathopt(
         status = Status.TIME_LIMIT
     else:
         status = Status.INFEASIBLE_INPUT
+    # a dual bound is proven only when the solver ended within its tolerances
     dual_bound = termination.objective_bounds.dual_bound
-    bound = float(dual_bound) if np.isfinite(dual_bound) else float("inf")
+    proven = status is not Status.INFEASIBLE_INPUT and np.isfinite(dual_bound)
+    bound = float(dual_bound) if proven else float("inf")
     if cols.size == 0:
         bound = 0.0
         if relax:  # no positive edge: zero prices are dual feasible and optimal

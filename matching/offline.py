@@ -92,11 +92,14 @@ def solve(
     instance : Instance
         The instance; it was validated when it was built.
     method : {"auto", "cpsat", "mip", "lp", "bipartite", "greedy"}, default "auto"
-        - ``"cpsat"``: the integer program with OR-Tools CP-SAT. Loads and capacities
-          must become integers when scaled by ``10**d`` (``d <= 6``). Weights are scaled
-          to integers exactly when they are such decimals and to a resolution of
-          ``2**-40`` of the largest weight otherwise; the bound then includes the
-          rounding (``stats["weight_rounding_slack"]``) so it stays valid.
+        - ``"cpsat"``: the integer program with OR-Tools CP-SAT. Loads and capacities,
+          read as the decimals they print as, must become integers below ``2**53``
+          when scaled by one ``10**d`` (``d <= 6``); other data raises a ValueError
+          that names the value. Weights are scaled to integers exactly when they are
+          such decimals and to a resolution of ``2**-40`` of the largest weight
+          otherwise; the bound then includes the rounding
+          (``stats["weight_rounding_slack"]``, for decimals the sub-ulp gap to their
+          floats) so it stays valid.
           Option ``hint`` (default True) seeds the search with the greedy matching.
         - ``"mip"``: the integer program through OR-Tools MathOpt; option ``solver``:
           ``"highs"`` (default), ``"scip"`` or ``"cpsat"``.
@@ -231,13 +234,11 @@ def _solve_mathopt(
         )
     x = out.x
     edges = np.flatnonzero(x > 1e-9)
-    value = float(instance.edge_weight @ x)
-    bound = out.bound if out.status is not Status.OPTIMAL else max(out.bound, value)
     return MatchingResult(
         edges=edges,
         n_edges=instance.n_edges,
-        value=value,
-        bound=bound,
+        value=float(instance.edge_weight @ x),
+        bound=out.bound,
         status=out.status,
         method=method,
         wall_time=0.0,

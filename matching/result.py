@@ -12,6 +12,8 @@ from matching.model import Instance
 
 __all__ = ["InfeasibleMatchingError", "MatchingResult", "Status"]
 
+_EPS = float(np.finfo(np.float64).eps)
+
 
 class Status(enum.StrEnum):
     """How a solve ended.
@@ -124,9 +126,15 @@ class MatchingResult:
         instance : Instance
             The instance that was solved.
         tol : float, default 1e-9
-            Absolute slack allowed on each inequality (scaled by the capacity for loads).
-            Raised to ``stats["feasibility_tolerance"]`` when the solver states a looser
-            one (PDLP, a first-order LP method: 1e-6).
+            Absolute slack allowed on each inequality of a fractional (LP) result
+            (scaled by the capacity for loads), and relative slack of ``value``. Raised
+            to ``stats["feasibility_tolerance"]`` when the solver states a looser one
+            (PDLP, a first-order LP method: 1e-6). A 0/1 result is held to float noise
+            instead: each request served at most once, each resource's accurately
+            summed load within a few ulps of its capacity and of the summed loads (so
+            decimal data like ``0.1 + 0.2 <= 0.3`` passes, ``1e12 + 0.8 <= 1e12 + 0.5``
+            fails), and ``bound`` below ``value`` only by the rounding of the sum of
+            weights (plus a tolerance the solver states).
 
         Returns
         -------
@@ -146,7 +154,8 @@ class MatchingResult:
         True
         """
         fail = InfeasibleMatchingError
-        tol = max(tol, float(self.stats.get("feasibility_tolerance", 0.0)))
+        stated = float(self.stats.get("feasibility_tolerance", 0.0))
+        tol = max(tol, stated)
         n_e = instance.n_edges
         edges = np.asarray(self.edges)
         if edges.size and (edges.min() < 0 or edges.max() >= n_e):
@@ -172,8 +181,8 @@ class MatchingResult:
             pairs = np.column_stack([instance.edge_resource[edges], instance.edge_group[edges]])
             if not np.array_equal(self.assignment.reshape(-1, 2), pairs):
                 raise fail("assignment does not match the chosen edges")
-        served = instance.request_edges @ x
-        over = np.flatnonzero(served > 1 + tol)
+        served = instance.request_edges @ x  # exact counts for a 0/1 result
+        over = np.flatnonzero(served > 1 + (tol if self.fractional else 0.0))
         if over.size:
             q = int(over[0])
             cover = instance.request_edges.indices[
@@ -184,14 +193,16 @@ class MatchingResult:
         if self.start is not None:
             self._check_schedule(instance, x, tol)
         else:
-            load = np.bincount(
-                instance.edge_resource,
-                weights=instance.edge_load * x,
-                minlength=instance.n_resources,
-            )
-            over = np.flatnonzero(
-                load > instance.capacity + tol * np.maximum(1.0, instance.capacity)
-            )
+            if self.fractional:
+                load = np.bincount(
+                    instance.edge_resource,
+                    weights=instance.edge_load * x,
+                    minlength=instance.n_resources,
+                )
+                limit = instance.capacity + tol * np.maximum(1.0, instance.capacity)
+            else:
+                load, limit = _chosen_loads(instance, edges)
+            over = np.flatnonzero(~(load <= limit))
             if over.size:
                 r = int(over[0])
                 raise fail(
@@ -202,7 +213,12 @@ class MatchingResult:
         scale = max(1.0, abs(value))
         if abs(value - self.value) > tol * scale * 10:
             raise fail(f"value {self.value!r} differs from the weight of x, {value!r}")
-        if self.bound < self.value - tol * scale * 10:
+        if self.fractional:
+            below = tol * scale * 10
+        else:  # the rounding of a float sum of the chosen weights
+            rounding = (edges.size + 1) * _EPS * float(np.abs(instance.edge_weight[edges]).sum())
+            below = rounding + stated * scale * 10
+        if self.bound < self.value - below:
             raise fail(f"bound {self.bound!r} is below value {self.value!r}")
         return True
 
@@ -248,14 +264,17 @@ def integral_result(
     method: str,
     stats: dict[str, Any],
 ) -> MatchingResult:
-    """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal)."""
+    """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal).
+
+    ``bound`` is reported as given: the solver's proven bound, never raised to the value.
+    """
     edges = np.sort(np.asarray(edges, dtype=np.int64))
     value = float(instance.edge_weight[edges].sum())
     return MatchingResult(
         edges=edges,
         n_edges=instance.n_edges,
         value=value,
-        bound=max(bound, value) if status is Status.OPTIMAL else bound,
+        bound=bound,
         status=status,
         method=method,
         wall_time=0.0,
@@ -263,6 +282,32 @@ def integral_result(
         _resources=instance.edge_resource[edges],
         _groups=instance.edge_group[edges],
     )
+
+
+def _chosen_loads(instance: Instance, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Load of every resource under a 0/1 choice of ``edges``, and its limit.
+
+    Each load is summed accurately in two parts: the loads rounded to the grid of
+    ``2**-40`` times the resource's total (these sums are exact), and the small
+    remainders (whose float sum errs by at most ``count * eps`` times their sum). The
+    limit is the capacity plus that error plus two ulps of the capacity and of the
+    summed loads: the gap between decimal data and the floats that store it.
+    """
+    n = instance.n_resources
+    resource = instance.edge_resource[edges]
+    load = instance.edge_load[edges]
+    magnitude = np.bincount(resource, weights=np.abs(load), minlength=n)
+    power = np.ceil(np.log2(magnitude, out=np.zeros(n), where=magnitude > 0))
+    unit = np.ldexp(1.0, np.clip(power - 40, -1022, 983).astype(np.int64))[resource]
+    coarse = np.rint(load / unit) * unit
+    fine = load - coarse  # exact
+    total = np.bincount(resource, weights=coarse, minlength=n) + np.bincount(
+        resource, weights=fine, minlength=n
+    )
+    count = np.bincount(resource, minlength=n)
+    error = _EPS * (np.abs(total) + count * np.bincount(resource, np.abs(fine), minlength=n))
+    capacity = instance.capacity
+    return total, capacity + error + 2 * _EPS * (np.abs(capacity) + magnitude)
 
 
 def _indicator(edges: np.ndarray, n_edges: int) -> np.ndarray:

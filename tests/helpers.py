@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -12,18 +13,26 @@ import matching
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def as_decimal(value: float) -> Decimal:
+    """The decimal a float prints as (how decimal data such as 0.1 is typed)."""
+    return Decimal(repr(float(value)))
+
+
 def brute_force_optimum(inst: matching.Instance) -> float:
-    """Exhaustive search over edge subsets (depth-first, include/exclude each edge)."""
+    """Exhaustive search over edge subsets (depth-first, include/exclude each edge).
+
+    Loads and capacities are compared exactly, as the decimals they print as.
+    """
     resources = inst.edge_resource.tolist()
     weights = inst.edge_weight.tolist()
-    loads = inst.edge_load.tolist()
+    loads = [as_decimal(v) for v in inst.edge_load]
     masks = []
     for g in inst.edge_group.tolist():
         mask = 0
         for q in inst.group(g).tolist():
             mask |= 1 << q
         masks.append(mask)
-    remaining = inst.capacity.tolist()
+    remaining = [as_decimal(v) for v in inst.capacity]
     best = 0.0
 
     def visit(e: int, used: int, value: float) -> None:
@@ -33,7 +42,7 @@ def brute_force_optimum(inst: matching.Instance) -> float:
             return
         visit(e + 1, used, value)
         r = resources[e]
-        if not used & masks[e] and loads[e] <= remaining[r] + 1e-12:
+        if not used & masks[e] and loads[e] <= remaining[r]:
             remaining[r] -= loads[e]
             visit(e + 1, used | masks[e], value + weights[e])
             remaining[r] += loads[e]
@@ -84,6 +93,25 @@ def small_instances(
             edges.append((r, g, w, draw(st.integers(0, 3))))
     capacity = [1] * n_res if unit else [draw(st.integers(0, 4)) for _ in range(n_res)]
     return matching.Instance(groups, edges, capacity=capacity, n_requests=n_req)
+
+
+@st.composite
+def large_load_instances(draw, units=(10**3, 10**11, 10**14)):
+    """Small instances whose loads and capacities are ``unit * k + f``: ``unit`` up to
+    1e14, small integers ``k`` and one decimal place ``f``, so that which subsets fit
+    is decided by fractional parts far below the float resolution of the sums.
+    """
+    unit = draw(st.sampled_from(units))
+
+    def value(high: int) -> st.SearchStrategy[float]:
+        return st.tuples(st.integers(0, high), st.integers(0, 9)).map(
+            lambda kf: float(f"{kf[0] * unit}.{kf[1]}")
+        )
+
+    inst = draw(small_instances())
+    loads = [draw(value(3)) for _ in range(inst.n_edges)]
+    capacity = [draw(value(6)) for _ in range(inst.n_resources)]
+    return inst.replace(edge_load=loads, capacity=capacity)
 
 
 def assert_close(a: float, b: float, tol: float = 1e-7) -> None:
