@@ -57,8 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
     prove.add_argument(
         "--policy", default="ranking", choices=["ranking", "greedy", "lp-attenuate"]
     )
-    prove.add_argument("--n", type=int, default=50, help="graph size (ranking)")
-    prove.add_argument("--k", type=int, default=1, help="largest group (greedy)")
+    prove.add_argument(
+        "--n",
+        type=int,
+        default=None,
+        help="graph size (ranking, default 50); resources of the generated instance "
+        "(greedy, default 20) or model (lp-attenuate, default 4)",
+    )
+    prove.add_argument(
+        "--k", type=int, default=None, help="largest group (greedy 1, lp-attenuate 2)"
+    )
+    prove.add_argument("--seed", type=int, default=0, help="seed of the instance or model")
+    prove.add_argument(
+        "--instance", default=None, help="greedy: certify greedy on this instance JSON"
+    )
+    prove.add_argument("--gamma", default="1/2", help="lp-attenuate: target acceptance")
 
     adversary = sub.add_parser("adversary", help="search for a worst-case input")
     adversary.add_argument("--policy", default="greedy", choices=["greedy", "ranking"])
@@ -69,20 +82,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_prove(args: argparse.Namespace) -> int:
-    from proofs.lp import greedy_certificate, lp_attenuate_certificate, ranking_certificate
+    from fractions import Fraction
 
-    if args.policy == "ranking":
-        cert = ranking_certificate(args.n)
-    elif args.policy == "greedy":
-        cert = greedy_certificate(args.k)
-    else:
-        cert = lp_attenuate_certificate()
+    from proofs.catalog import build_certificate, report
+
+    instance = None if args.instance is None else matching.Instance.from_json(args.instance)
+    gamma = Fraction(args.gamma)
+    cert = build_certificate(
+        args.policy, n=args.n, k=args.k, seed=args.seed, gamma=gamma, instance=instance
+    )
     result = cert.verify()
-    print(cert.claim.format(lower=f"{float(cert.lower):.6f}"))
-    print(f"  policy {cert.policy}, arrivals: {cert.arrival_model}")
-    print(f"  LP: {len(cert.lp.c)} variables, {len(cert.lp.b)} rows")
-    print(f"  certified interval [{float(cert.lower):.12f}, {float(cert.upper):.12f}]")
-    print(f"  exact check: {result.message}")
+    print("\n".join(report(cert, result)))
     return 0 if result.ok else 1
 
 
