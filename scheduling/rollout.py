@@ -12,7 +12,8 @@ approximately longest-first scheduling. One scheduling round becomes a
 - groups: the pending requests of one GRPO group (kept together so that grouped
   speculative decoding sees the siblings on one instance);
 - an edge's load is the KV tokens the group's next chunks hold (context so far plus
-  the chunk); its weight ranks groups longest-first by estimated remaining tokens.
+  the chunk); its weight (:func:`longest_first_weights`) makes the optimum longest-first
+  by estimated remaining tokens: no number of shorter groups displaces a longer one.
 """
 
 from __future__ import annotations
@@ -26,14 +27,22 @@ from matching.families import as_generator
 from scheduling._placement import all_pairs_instance
 
 __all__ = [
+    "MAX_TOTAL_WEIGHT",
     "WORKLOADS",
     "RolloutState",
     "RolloutWorkload",
     "chunk_placement",
     "demo_rollout",
     "group_length_estimates",
+    "longest_first_weights",
     "synthetic_rollout",
 ]
+
+#: Default bound on the summed weight of a round's groups (see
+#: :func:`longest_first_weights`). The weights are integers, so every matching's value is
+#: exact in float64 (below 2**53) and CP-SAT takes them unscaled: its integer model needs
+#: the sum over all edges, at most ``n_instances * MAX_TOTAL_WEIGHT``, below 2**62.
+MAX_TOTAL_WEIGHT = 2**40
 
 
 @dataclass(frozen=True)
@@ -120,10 +129,112 @@ def group_length_estimates(state: RolloutState) -> np.ndarray:
     return estimate
 
 
+def longest_first_weights(
+    remaining: np.ndarray, *, max_total: int = MAX_TOTAL_WEIGHT
+) -> np.ndarray:
+    r"""Integer group weights whose maximum-weight matching is longest-first.
+
+    Let :math:`v_1 > v_2 > \dots > v_L` be the distinct values of ``remaining`` and
+    :math:`n_k` the number of groups at :math:`v_k`. A group at level :math:`k` weighs
+
+    .. math:: w_k = \prod_{j > k} (1 + n_j) = 1 + \sum_{j > k} n_j w_j,
+
+    more than all strictly shorter groups together. A maximum-weight placement therefore
+    places as many groups of the longest level as fit, subject to that as many of the
+    second-longest, and so on. Equivalently, among all feasible placements it picks one
+    whose placed ``remaining`` values, sorted in decreasing order, form the
+    lexicographically largest sequence (a sequence beats its own proper prefix). Groups
+    of one level are interchangeable.
+
+    The weights of all groups sum to :math:`\prod_k (1 + n_k) - 1`, which at least
+    doubles with every level. To keep that sum below ``max_total``, the shortest levels
+    are merged into one (their groups then weigh the same): the longest :math:`t` levels
+    stay separate, :math:`t` the largest number with
+
+    .. math:: \Bigl(1 + \sum_{k > t} n_k\Bigr) \prod_{k \le t} (1 + n_k) \le \mathrm{max\_total}
+
+    (a round of ``max_total`` or more groups fails even :math:`t = 0`; then every group
+    weighs 1). The order above is then exact over the :math:`t` longest levels, and the
+    merged rest counts as one level.
+    With the default budget (:math:`2^{40}`) at most 40 levels stay separate; for
+    example, 60 groups with distinct estimates keep their 35 longest separate.
+
+    Parameters
+    ----------
+    remaining : array_like of float, shape (n_groups,)
+        Estimated remaining generation of each group (any unit; only the order and
+        equality of values matter).
+    max_total : int, default :data:`MAX_TOTAL_WEIGHT`
+        Bound on the summed weight, between 1 and 2**53.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_groups,)
+
+    Raises
+    ------
+    TypeError
+        If ``max_total`` is not an integer.
+    ValueError
+        If ``remaining`` is not 1-D and finite, or ``max_total`` is out of range.
+
+    Examples
+    --------
+    >>> longest_first_weights([5.0, 1.0, 1.0, 3.0])
+    array([6, 1, 1, 3])
+    >>> longest_first_weights([4.0, 3.0, 2.0, 1.0], max_total=8)  # 3 shortest merged
+    array([4, 1, 1, 1])
+    """
+    values = np.asarray(remaining, dtype=np.float64)
+    if values.ndim != 1 or not np.isfinite(values).all():
+        raise ValueError("remaining must be a 1-D array of finite numbers")
+    if isinstance(max_total, bool) or not isinstance(max_total, int | np.integer):
+        raise TypeError(f"max_total must be an int, got {max_total!r}")
+    if not 1 <= max_total <= 2**53:
+        raise ValueError(f"max_total must lie in 1..2**53, got {max_total}")
+    # level 0 is the longest
+    _, level, counts = np.unique(-values, return_inverse=True, return_counts=True)
+    sizes = counts.tolist()
+    kept, product, rest = 0, 1, values.size
+    while kept < len(sizes):
+        rest -= sizes[kept]
+        if product * (1 + sizes[kept]) * (1 + rest) > max_total:
+            break
+        product *= 1 + sizes[kept]
+        kept += 1
+    bucket = np.minimum(level.ravel(), kept)
+    factor = 1 + np.bincount(bucket).astype(np.int64)
+    # w_b is the product of the factors of all shorter buckets
+    weight = np.append(np.cumprod(factor[:0:-1])[::-1], np.int64(1))
+    return weight[bucket]
+
+
 def chunk_placement(
     state: RolloutState, instance_kv_tokens: np.ndarray, *, chunk_size: int = 8192
 ) -> tuple[Instance, np.ndarray]:
     """Build the round's instance; returns it with the GRPO group id of each group.
+
+    Each GRPO group with pending requests is one group of the instance. Its estimated
+    remaining generation is the group's length estimate
+    (:func:`group_length_estimates`) minus the mean tokens its pending requests have
+    generated, at least 1; its weight on every instance is
+    :func:`longest_first_weights` of those estimates, so the optimum is longest-first.
+    Its load is the KV tokens its pending requests hold after their next chunk: prompt
+    plus generated tokens plus ``min(chunk_size, max_tokens - generated)`` each.
+
+    Parameters
+    ----------
+    state : RolloutState
+    instance_kv_tokens : array_like of int, shape (n_instances,)
+        Free KV-cache tokens of each inference instance.
+    chunk_size : int, default 8192
+        Largest number of tokens a request generates per chunk.
+
+    Returns
+    -------
+    instance : matching.Instance
+    grpo : numpy.ndarray of int64
+        GRPO group id (a value of ``state.group_of``) of each instance group.
 
     Examples
     --------
@@ -152,8 +263,7 @@ def chunk_placement(
             for g, m in zip(grpo, members, strict=True)
         ]
     )
-    weight = 1.0 + np.round(remaining / state.max_tokens, 4)  # longest-first
-    weight_matrix = np.broadcast_to(weight, (kv.size, grpo.size))
+    weight_matrix = np.broadcast_to(longest_first_weights(remaining), (kv.size, grpo.size))
     return all_pairs_instance(members, weight_matrix, load, kv, state.group_of.size), grpo
 
 
