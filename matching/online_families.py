@@ -2,7 +2,10 @@
 
 Each family is a small picklable object: calling it with a ``numpy.random.Generator``
 returns an :class:`~matching.arrivals.ArrivalSequence`. They run unchanged in worker
-processes and Ray tasks.
+processes and Ray tasks. Each family's ``properties`` declare what is true of every
+input it draws (:class:`~matching.guarantees.InputProperties`; None where the family
+fixes nothing), so the guarantees that hold on the whole family can be told apart from
+those that do not.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from matching.arrivals import (
     random_order,
 )
 from matching.families import random_bipartite, random_groups
+from matching.guarantees import InputProperties
 from matching.model import Instance
 
 __all__ = [
@@ -48,9 +52,25 @@ class UpperTriangular:
     >>> seq = UpperTriangular(3)(np.random.default_rng(0))
     >>> seq.instance.edge_resource.tolist(), seq.instance.edge_group.tolist()
     ([2, 1, 0, 2, 1, 2], [0, 0, 0, 1, 1, 2])
+    >>> UpperTriangular(3).properties.singleton_groups
+    True
     """
 
     n: int
+
+    @property
+    def properties(self) -> InputProperties:
+        """Unweighted bipartite matching on unit-capacity single-use resources."""
+        return InputProperties(
+            unit_weights=True,
+            unit_loads=True,
+            min_capacity=1.0,
+            max_capacity=1.0,
+            max_group_size=1,
+            disjoint_groups=True,
+            reusable=False,
+            arrival_model="adversarial",
+        )
 
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
         """Draw one realised arrival sequence."""
@@ -81,6 +101,19 @@ class RandomBipartite:
     n_requests: int
     density: float = 0.2
 
+    @property
+    def properties(self) -> InputProperties:
+        """Edge-weighted bipartite matching on unit-capacity single-use resources."""
+        return InputProperties(
+            unit_loads=True,
+            min_capacity=1.0,
+            max_capacity=1.0,
+            max_group_size=1,
+            disjoint_groups=True,
+            reusable=False,
+            arrival_model="random-order",
+        )
+
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
         """Draw one realised arrival sequence."""
         inst = random_bipartite(self.n_resources, self.n_requests, density=self.density, seed=rng)
@@ -96,6 +129,18 @@ class KUniformGroups:
     n_groups: int
     k: int = 2
     degree: int = 3
+
+    @property
+    def properties(self) -> InputProperties:
+        """Weighted groups of at most ``k`` requests (which may share requests), unit loads."""
+        return InputProperties(
+            unit_loads=True,
+            min_capacity=1.0,
+            max_capacity=1.0,
+            max_group_size=self.k,
+            reusable=False,
+            arrival_model="random-order",
+        )
 
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
         """Draw one realised arrival sequence."""
@@ -127,6 +172,24 @@ class KADReusable:
     degree: int = 2
     max_duration: int = 4
     arrival_rate: float = 0.9
+
+    @property
+    def properties(self) -> InputProperties:
+        """Weighted groups of at most ``k`` fresh requests on reusable unit-capacity resources.
+
+        Durations are whole steps copied from the prior's type edges.
+        """
+        return InputProperties(
+            unit_loads=True,
+            min_capacity=1.0,
+            max_capacity=1.0,
+            max_group_size=self.k,
+            disjoint_groups=True,
+            reusable=True,
+            integer_durations=True,
+            durations_match_prior=True,
+            arrival_model="known-adversarial",
+        )
 
     def types_and_probabilities(self, rng: np.random.Generator) -> tuple[Instance, np.ndarray]:
         """Draw the type instance and the arrival probabilities ``p`` (types x steps)."""
@@ -165,6 +228,20 @@ class KnownIIDBipartite:
     n_arrivals: int
     degree: int = 3
     graph_seed: int = 0
+
+    @property
+    def properties(self) -> InputProperties:
+        """Unweighted bipartite matching on unit-capacity single-use resources."""
+        return InputProperties(
+            unit_weights=True,
+            unit_loads=True,
+            min_capacity=1.0,
+            max_capacity=1.0,
+            max_group_size=1,
+            disjoint_groups=True,
+            reusable=False,
+            arrival_model="known-iid",
+        )
 
     @cached_property
     def types(self) -> Instance:
