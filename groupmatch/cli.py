@@ -124,7 +124,6 @@ def _run_ratio(args: argparse.Namespace) -> int:
         with_lp=not args.no_lp,
     )
     print(report.table())
-    print(f"  guarantee: {policy.guarantee}")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"ratio_{args.policy}_{args.family}_n{args.n}"

@@ -12,7 +12,13 @@ from matching.online import (
     OnlinePolicy,
     RankingPolicy,
 )
-from matching.online_families import KADReusable, KUniformGroups, RandomBipartite, UpperTriangular
+from matching.online_families import (
+    KADReusable,
+    KnownIIDBipartite,
+    KUniformGroups,
+    RandomBipartite,
+    UpperTriangular,
+)
 from scheduling.rides import CityGridRides
 
 __all__ = ["FAMILIES", "POLICIES", "make_family", "make_policy"]
@@ -29,6 +35,7 @@ POLICIES: dict[str, Callable[[float], OnlinePolicy]] = {
 FAMILIES: dict[str, Callable[[int, int], object]] = {
     "upper-triangular": lambda n, k: UpperTriangular(n),
     "random-bipartite": lambda n, k: RandomBipartite(n, n, density=min(1.0, 10.0 / n)),
+    "known-iid": lambda n, k: KnownIIDBipartite(n, n, n),
     "k-uniform": lambda n, k: KUniformGroups(n, 2 * n, 2 * n, k=k),
     "kad-reusable": lambda n, k: KADReusable(max(2, n // 4), max(2, n // 2), n, k=k),
     "city-grid": lambda n, k: CityGridRides(max(2, n // 4), n),

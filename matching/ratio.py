@@ -26,6 +26,7 @@ import numpy as np
 
 from matching.arrivals import ArrivalSequence
 from matching.driver import simulate
+from matching.guarantees import InputProperties, guarantee_for
 from matching.hindsight import offline_lp, offline_optimum
 from matching.online import OnlinePolicy
 from matching.result import Status
@@ -44,7 +45,11 @@ EXECUTORS = ("local", "process", "ray")
 
 
 class RatioError(RuntimeError):
-    """A scored run reports more than the hindsight optimum allows."""
+    """A run or an input that cannot be scored.
+
+    Raised when a run reports more than the hindsight optimum allows, or when a
+    family's input breaks what the family declares about it.
+    """
 
 
 @dataclass(frozen=True)
@@ -89,11 +94,18 @@ def bootstrap_ci(
 
 @dataclass
 class RatioReport:
-    """Per-trial values and summary ratios of one policy on one family."""
+    """Per-trial values and summary ratios of one policy on one family.
+
+    ``guarantee`` states the policy's proven ratio on the family's inputs, or, where the
+    family does not declare the properties the theorem needs, says which are missing
+    (see :mod:`matching.guarantees`); every trial's input was checked to have the
+    properties its family declares.
+    """
 
     policy: str
     family: str
     trials: list[TrialResult] = field(default_factory=list)
+    guarantee: str = ""
 
     def _column(self, name: str) -> np.ndarray:
         return np.array([getattr(t, name) for t in self.trials], dtype=np.float64)
@@ -154,6 +166,8 @@ class RatioReport:
                     f"  ALG/{name.upper():<3} mean {s[f'mean_alg_{name}']:.4f} "
                     f"[{lo:.4f}, {hi:.4f}]  worst {s[f'worst_alg_{name}']:.4f}"
                 )
+        if self.guarantee:
+            lines.append(f"  guarantee: {self.guarantee}")
         return "\n".join(lines)
 
     def to_csv(self, path: str | os.PathLike[str]) -> None:
@@ -225,6 +239,14 @@ def _run_trial(
     sequence = family(family_rng)
     if not isinstance(sequence, ArrivalSequence):
         raise TypeError(f"the family returned {type(sequence).__name__}, not an ArrivalSequence")
+    declared = _declared_properties(family)
+    if declared is not None:
+        broken = declared.mismatches(InputProperties.of_sequence(sequence))
+        if broken:
+            raise RatioError(
+                f"trial {index}: the input breaks what {_family_name(family)} declares: "
+                + "; ".join(broken)
+            )
     begin = time.perf_counter()
     opt = offline_optimum(sequence, time_limit=opt_time_limit)
     opt_seconds = time.perf_counter() - begin
@@ -258,6 +280,26 @@ def _run_trial(
             opt_seconds,
         )
     return out
+
+
+def _declared_properties(family: Family) -> InputProperties | None:
+    props = getattr(family, "properties", None)
+    if props is not None and not isinstance(props, InputProperties):
+        raise TypeError(
+            f"{_family_name(family)}.properties must be InputProperties, got "
+            f"{type(props).__name__}"
+        )
+    return props
+
+
+def _guarantee_text(policy: OnlinePolicy, declared: InputProperties | None) -> str:
+    try:
+        guarantee = guarantee_for(policy.name)
+    except ValueError:
+        return f"none recorded for policy {policy.name!r}"
+    if declared is None:
+        return "not stated: the family declares no input properties"
+    return guarantee.describe(declared)
 
 
 def _family_name(family: Family) -> str:
@@ -343,7 +385,9 @@ def compare_policies(
     ReplayError
         If a run breaks a constraint of its input.
     RatioError
-        If a run's value exceeds the hindsight optimum's bound.
+        If a run's value exceeds the hindsight optimum's bound, or a drawn input lacks a
+        property its family declares (``family.properties``, see
+        :class:`~matching.guarantees.InputProperties`).
 
     Examples
     --------
@@ -352,6 +396,8 @@ def compare_policies(
     >>> reports = compare_policies([GreedyPolicy(), RankingPolicy()], UpperTriangular(10), 3)
     >>> reports["greedy"].ratio_opt.tolist(), bool((reports["ranking"].opt == 10).all())
     ([0.5, 0.5, 0.5], True)
+    >>> reports["greedy"].guarantee
+    'ALG/OPT >= 1/2 = 0.500 (groups of <= 1)'
     """
     named = _named(policies)
     if executor not in EXECUTORS:
@@ -364,6 +410,7 @@ def compare_policies(
         raise ValueError(f"seed must be a non-negative int, got {seed!r}")
     if not callable(family) or isinstance(family, str):
         raise TypeError(f"family must be callable (rng -> ArrivalSequence), got {family!r}")
+    declared = _declared_properties(family)
     if progress is None:
         progress = trials >= 50 and sys.stderr.isatty()
     label = "/".join(named)
@@ -380,7 +427,11 @@ def compare_policies(
         results = _run_ray(args, ray_address, progress, label)
     reports = {}
     for name in named:
-        report = RatioReport(policy=name, family=_family_name(family))
+        report = RatioReport(
+            policy=name,
+            family=_family_name(family),
+            guarantee=_guarantee_text(named[name], declared),
+        )
         report.trials = sorted((r[name] for r in results), key=lambda t: t.index)
         reports[name] = report
     return reports

@@ -20,6 +20,7 @@ from scipy.spatial import cKDTree
 
 from matching import Instance
 from matching.families import as_generator
+from matching.guarantees import InputProperties
 
 __all__ = ["CityGridRides", "RideBatch", "shareable_groups", "synthetic_ride_batch"]
 
@@ -176,6 +177,19 @@ class CityGridRides:
     n_requests: int
     city_km: float = 5.0
     share_radius: float = 1.0
+
+    @property
+    def properties(self) -> InputProperties:
+        """Weighted groups of up to 3 riders, who may share groups, on single-use vehicles."""
+        return InputProperties(
+            unit_loads=True,
+            min_capacity=1.0,
+            max_capacity=1.0,
+            max_group_size=3,
+            disjoint_groups=False,
+            reusable=False,
+            arrival_model="random-order",
+        )
 
     def __call__(self, rng: np.random.Generator):
         """Draw one realised arrival sequence."""

@@ -72,9 +72,19 @@ def test_ratio_command_writes_table_csv_and_plot(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "ALG/OPT mean 0.5000" in out and "guarantee" in out
+    assert "ALG/OPT mean 0.5000" in out
+    assert "guarantee: ALG/OPT >= 1/2 = 0.500" in out
     assert (tmp_path / "ratio_greedy_upper-triangular_n20.csv").exists()
     assert (tmp_path / "ratio_greedy_upper-triangular_n20.png").exists()
+
+
+def test_ratio_command_states_no_guarantee_where_preconditions_fail(tmp_path, capsys):
+    # random-bipartite inputs are edge-weighted: greedy's 1/(k+1) is not printed for them
+    args = ["ratio", "--policy", "greedy", "--family", "random-bipartite", "--n", "12"]
+    assert main([*args, "--trials", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "guarantee: no guarantee: 1/(k+1) needs unit weights" in out
+    assert "ALG/OPT >=" not in out
 
 
 def test_ratio_command_rejects_unknown_names(capsys):

@@ -1,5 +1,6 @@
 """Online driver invariants, known competitive ratios and the offline benchmark."""
 
+import dataclasses
 import itertools
 
 import numpy as np
@@ -445,6 +446,53 @@ def test_alg_above_opt_is_an_error_not_a_number(monkeypatch):
     monkeypatch.setattr(ratio, "offline_optimum", empty)
     with pytest.raises(RatioError, match="above the hindsight optimum"):
         competitive_ratio(GreedyPolicy(), UpperTriangular(6), trials=1, with_lp=False)
+
+
+@dataclasses.dataclass(frozen=True)
+class _ClaimsUnitWeights:
+    """RandomBipartite (edge-weighted) wrongly declaring unit weights."""
+
+    inner: RandomBipartite
+
+    @property
+    def properties(self):
+        return dataclasses.replace(self.inner.properties, unit_weights=True)
+
+    def __call__(self, rng):
+        return self.inner(rng)
+
+
+def test_a_family_whose_inputs_break_its_declaration_is_an_error():
+    family = _ClaimsUnitWeights(RandomBipartite(6, 6, density=0.5))
+    with pytest.raises(RatioError, match="unit_weights: declared True"):
+        competitive_ratio(GreedyPolicy(), family, trials=2, with_lp=False)
+
+
+def test_reports_state_a_guarantee_only_where_its_preconditions_hold():
+    unit = compare_policies([GreedyPolicy(), RankingPolicy()], UpperTriangular(8), 2)
+    assert unit["greedy"].guarantee == "ALG/OPT >= 1/2 = 0.500 (groups of <= 1)"
+    assert unit["ranking"].guarantee == "E[ALG]/OPT >= 1 - 1/e = 0.632"
+    weighted = competitive_ratio(GreedyPolicy(), RandomBipartite(6, 6), 2, with_lp=False)
+    assert weighted.guarantee.startswith("no guarantee: 1/(k+1) needs unit weights")
+    reusable = competitive_ratio(RankingPolicy(), KADReusable(3, 4, 8), 2, with_lp=False)
+    assert "single-use" in reusable.guarantee and ">=" not in reusable.guarantee
+
+
+@pytest.mark.parametrize("family", ["upper-triangular", "known-iid", "k-uniform", "city-grid"])
+@pytest.mark.parametrize("name", ["greedy", "balance"])
+def test_deterministic_guarantees_hold_on_every_trial(family, name):
+    """Where a deterministic policy's ratio applies to a family, no trial falls below it."""
+    from groupmatch.registry import make_family, make_policy
+    from matching.guarantees import guarantee_for
+
+    fam = make_family(family, 16)
+    guarantee = guarantee_for(name)
+    report = competitive_ratio(make_policy(name), fam, trials=6, seed=5, with_lp=False)
+    if not guarantee.applies(fam.properties):
+        assert report.guarantee.startswith("no guarantee")
+        return
+    bound = float(guarantee.ratio_for(fam.properties))
+    assert report.ratio_opt.min() >= bound - 1e-12
 
 
 def test_one_opt_per_input_shared_by_every_policy():
