@@ -25,7 +25,7 @@ from matching.ratio import compare_policies
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 200, 400, 800])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[100, 200, 400, 800, 1000])
     parser.add_argument("--trials", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
