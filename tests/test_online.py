@@ -495,6 +495,25 @@ def test_deterministic_guarantees_hold_on_every_trial(family, name):
     assert report.ratio_opt.min() >= bound - 1e-12
 
 
+def test_report_gives_mean_of_ratios_and_ratio_of_means_by_name():
+    fam = KUniformGroups(4, 8, 8, k=2)
+    report = competitive_ratio(GreedyPolicy(), fam, trials=6, seed=3, with_lp=False)
+    alg, opt = [], []
+    for i in range(6):  # recomputed outside the harness, from its documented seeding
+        seq = fam(np.random.default_rng(np.random.SeedSequence(3, spawn_key=(i, 0))))
+        opt.append(offline_optimum(seq).value)
+        alg.append(simulate(GreedyPolicy(), seq, seed=0).value)
+    alg, opt = np.array(alg), np.array(opt)
+    s = report.summary()
+    assert s["mean_alg_opt"] == pytest.approx((alg / opt).mean())
+    assert s["alg_opt_of_means"] == pytest.approx(alg.sum() / opt.sum())
+    assert abs(s["mean_alg_opt"] - s["alg_opt_of_means"]) > 1e-6  # two different figures
+    assert "mean ALG / mean OPT" in report.table()
+    empty = matching.ratio.RatioReport(policy="greedy", family="none")
+    with pytest.raises(ValueError, match="no trials recorded for policy 'greedy'"):
+        empty.table()
+
+
 def test_one_opt_per_input_shared_by_every_policy():
     fam = KADReusable(4, 5, 16, k=2)
     reports = compare_policies(
