@@ -46,7 +46,7 @@ class ArrivalSequence:
     instance : Instance
         The realised instance; group ``order[i]`` is the ``i``-th arrival.
     order : ndarray of int
-        Group ids in arrival order, each group at most once.
+        Group ids in arrival order: every group of the instance exactly once.
     times : ndarray of float
         Non-decreasing arrival times, one per arrival.
     types : ndarray of int or None
@@ -81,6 +81,11 @@ class ArrivalSequence:
             raise ValueError(f"order names a group outside 0..{self.instance.n_groups - 1}")
         if np.unique(order).size != order.size:
             raise ValueError("order repeats a group; realise repeated types as copies")
+        if order.size != self.instance.n_groups:
+            raise ValueError(
+                f"order lists {order.size} of the instance's {self.instance.n_groups} groups; "
+                "every group must arrive exactly once (drop the others from the instance)"
+            )
         if not np.isfinite(times).all() or (np.diff(times) < 0).any():
             raise ValueError("times must be finite and non-decreasing")
         if self.reusable:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matching._intervals import capacity_slack, peak_loads
+from matching._intervals import overloaded
 from matching.arrivals import ArrivalSequence
 from matching.stream import Decision, OnlineMatcher, PolicyError
 
@@ -96,19 +96,18 @@ class OnlineRun:
             end = times[accepted] + inst.edge_duration[edges]
         else:
             end = np.full(edges.size, np.inf)
-        peak, when = peak_loads(
+        over, peak, when = overloaded(
             inst.edge_resource[edges],
             seq.times[accepted],
             end,
             inst.edge_load[edges],
-            inst.n_resources,
+            inst.capacity,
         )
-        over = peak > inst.capacity + capacity_slack(inst.capacity)
-        if over.any():
-            r = int(np.flatnonzero(over)[0])
+        if over.size:
+            r = int(over[0])
             raise ReplayError(
-                f"resource {r} holds {peak[r]:.9g} at time {when[r]:.6g}, over its "
-                f"capacity {inst.capacity[r]:.9g}"
+                f"resource {r} holds {peak[r]:.17g} at time {when[r]:.6g}, over its "
+                f"capacity {inst.capacity[r]:.17g}"
             )
         value = math.fsum(inst.edge_weight[edges].tolist())
         if not math.isclose(value, self.value, rel_tol=1e-9, abs_tol=1e-12):
@@ -188,7 +187,11 @@ def simulate(
         window = float(policy.window)
         start = 0
         while start < n:
-            end_time = (math.floor(times[start] / window) + 1) * window
+            k = math.floor(times[start] / window) + 1
+            end_time = k * window
+            while end_time <= times[start]:  # k * window rounded down onto the arrival
+                k += 1
+                end_time = k * window
             stop = start
             while stop < n and times[stop] < end_time:
                 stop += 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from matching._intervals import overloaded, peak_loads
 from matching.model import Instance
 
 __all__ = ["InfeasibleMatchingError", "MatchingResult", "Status"]
@@ -200,14 +201,20 @@ class MatchingResult:
                     minlength=instance.n_resources,
                 )
                 limit = instance.capacity + tol * np.maximum(1.0, instance.capacity)
-            else:
-                load, limit = _chosen_loads(instance, edges)
-            over = np.flatnonzero(~(load <= limit))
+                over = np.flatnonzero(~(load <= limit))
+            else:  # exact, on the decimals the data print as
+                over, load, _ = overloaded(
+                    instance.edge_resource[edges],
+                    np.zeros(edges.size),
+                    np.full(edges.size, np.inf),
+                    instance.edge_load[edges],
+                    instance.capacity,
+                )
             if over.size:
                 r = int(over[0])
                 raise fail(
-                    f"resource {r} carries load {load[r]:.9g} over its capacity "
-                    f"{instance.capacity[r]:.9g}"
+                    f"resource {r} carries load {load[r]:.17g} over its capacity "
+                    f"{instance.capacity[r]:.17g}"
                 )
         value = float(instance.edge_weight @ x)
         scale = max(1.0, abs(value))
@@ -224,8 +231,6 @@ class MatchingResult:
 
     def _check_schedule(self, instance: Instance, x: np.ndarray, tol: float) -> None:
         """Capacity at every instant of the half-open busy intervals of a schedule."""
-        from matching._intervals import capacity_slack, peak_loads
-
         fail = InfeasibleMatchingError
         start = np.asarray(self.start, dtype=np.float64)
         if instance.edge_duration is None:
@@ -235,23 +240,29 @@ class MatchingResult:
         used = np.flatnonzero(x > 0)
         if not np.isfinite(start[used]).all():
             raise fail("a chosen edge has no finite start time")
-        peak, when = peak_loads(
-            instance.edge_resource[used],
-            start[used],
-            start[used] + instance.edge_duration[used],
-            instance.edge_load[used] * x[used],
-            instance.n_resources,
-        )
-        slack = capacity_slack(instance.capacity)
         if self.fractional:  # an LP solver's stated feasibility tolerance
-            slack = np.maximum(slack, tol * np.maximum(1.0, instance.capacity))
-        limit = instance.capacity + slack
-        over = np.flatnonzero(peak > limit)
+            peak, when = peak_loads(
+                instance.edge_resource[used],
+                start[used],
+                start[used] + instance.edge_duration[used],
+                instance.edge_load[used] * x[used],
+                instance.n_resources,
+            )
+            limit = instance.capacity + tol * np.maximum(1.0, instance.capacity)
+            over = np.flatnonzero(peak > limit)
+        else:  # exact, on the decimals the data print as
+            over, peak, when = overloaded(
+                instance.edge_resource[used],
+                start[used],
+                start[used] + instance.edge_duration[used],
+                instance.edge_load[used],
+                instance.capacity,
+            )
         if over.size:
             r = int(over[0])
             raise fail(
-                f"resource {r} holds load {peak[r]:.9g} at time {when[r]:.6g}, over its "
-                f"capacity {instance.capacity[r]:.9g}"
+                f"resource {r} holds load {peak[r]:.17g} at time {when[r]:.6g}, over its "
+                f"capacity {instance.capacity[r]:.17g}"
             )
 
 
@@ -282,32 +293,6 @@ def integral_result(
         _resources=instance.edge_resource[edges],
         _groups=instance.edge_group[edges],
     )
-
-
-def _chosen_loads(instance: Instance, edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Load of every resource under a 0/1 choice of ``edges``, and its limit.
-
-    Each load is summed accurately in two parts: the loads rounded to the grid of
-    ``2**-40`` times the resource's total (these sums are exact), and the small
-    remainders (whose float sum errs by at most ``count * eps`` times their sum). The
-    limit is the capacity plus that error plus two ulps of the capacity and of the
-    summed loads: the gap between decimal data and the floats that store it.
-    """
-    n = instance.n_resources
-    resource = instance.edge_resource[edges]
-    load = instance.edge_load[edges]
-    magnitude = np.bincount(resource, weights=np.abs(load), minlength=n)
-    power = np.ceil(np.log2(magnitude, out=np.zeros(n), where=magnitude > 0))
-    unit = np.ldexp(1.0, np.clip(power - 40, -1022, 983).astype(np.int64))[resource]
-    coarse = np.rint(load / unit) * unit
-    fine = load - coarse  # exact
-    total = np.bincount(resource, weights=coarse, minlength=n) + np.bincount(
-        resource, weights=fine, minlength=n
-    )
-    count = np.bincount(resource, minlength=n)
-    error = _EPS * (np.abs(total) + count * np.bincount(resource, np.abs(fine), minlength=n))
-    capacity = instance.capacity
-    return total, capacity + error + 2 * _EPS * (np.abs(capacity) + magnitude)
 
 
 def _indicator(edges: np.ndarray, n_edges: int) -> np.ndarray:

@@ -26,11 +26,13 @@ import heapq
 import math
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from matching._intervals import capacity_slack
+from matching._intervals import capacity_slack, decimal_value
 from matching.families import as_generator
 from matching.model import Instance
 
@@ -185,35 +187,69 @@ class MatcherState:
         Capacity of every resource (sealed view).
     """
 
-    __slots__ = ("_matcher", "capacity", "remaining")
+    __slots__ = ("_view", "capacity", "remaining")
 
-    def __init__(self, matcher: OnlineMatcher) -> None:
-        self._matcher = matcher
-        self.remaining = sealed(matcher._remaining)
-        self.capacity = sealed(matcher._capacity)
+    def __init__(self, view: _PublicView) -> None:
+        self._view = view
+        self.remaining = sealed(view.remaining)
+        self.capacity = sealed(view.capacity)
 
     @property
     def time(self) -> float:
         """Current decision time."""
-        return self._matcher._time
+        return self._view.time
 
     @property
     def served(self) -> np.ndarray:
         """Whether each request seen so far is served, by :meth:`request_index`."""
-        return self._matcher._served_view()
+        return self._view.served_view()
 
     def request_index(self, request: Hashable) -> int:
         """Position of ``request`` in :attr:`served` (``-1`` if never seen)."""
-        return self._matcher._request_ids.get(request, -1)
+        return self._view.request_ids.get(request, -1)
 
     @property
     def n_arrivals(self) -> int:
         """Arrivals decided so far."""
-        return len(self._matcher._log)
+        return len(self._view.log)
 
     def decisions(self) -> tuple[Decision, ...]:
         """Return the policy's own past decisions, oldest first (immutable records)."""
-        return tuple(self._matcher._log)
+        return tuple(self._view.log)
+
+
+class _PublicView:
+    """What the policy may read: mirrors of the matcher's state, never the state itself.
+
+    The matcher decides feasibility from its private arrays and copies every change
+    into these mirrors; a policy that forces its way into a mirror (through a view's
+    ``base``) changes only what it reads, never what the matcher enforces.
+    """
+
+    __slots__ = ("_served", "capacity", "log", "remaining", "request_ids", "served_cache", "time")
+
+    def __init__(self, capacity: np.ndarray, log: list[Decision]) -> None:
+        self.capacity = capacity.copy()
+        self.remaining = capacity.copy()
+        self.log = log  # appended by the matcher; the policy gets tuples of it
+        self.request_ids: dict[Hashable, int] = {}
+        self.time = -math.inf
+        self._served = np.zeros(64, dtype=bool)
+        self.served_cache: np.ndarray | None = None
+
+    def served_view(self) -> np.ndarray:
+        if self.served_cache is None:
+            self.served_cache = sealed(self._served[: len(self.request_ids)].copy())
+        return self.served_cache
+
+    def mark_served(self, index: list[int]) -> None:
+        n = len(self.request_ids)
+        if n > self._served.size:
+            grown = np.zeros(max(n, 2 * self._served.size), dtype=bool)
+            grown[: self._served.size] = self._served
+            self._served = grown
+        self._served[index] = True
+        self.served_cache = None
 
 
 def _vector(values: Any, dtype: type, name: str, index: int | None) -> np.ndarray:
@@ -256,6 +292,21 @@ def _read_only_copy(array: np.ndarray) -> np.ndarray:
     copy = array.copy()
     copy.flags.writeable = False
     return copy
+
+
+def _whole(values: np.ndarray) -> bool:
+    """Whether every value is a whole number.
+
+    Whole floats below ``2**53`` equal their decimals; one at or above it fits no
+    capacity below ``2**53``, as a float or as a decimal.
+    """
+    return bool(np.equal(values, np.trunc(values)).all())
+
+
+@lru_cache(maxsize=4096)
+def _exact_decimal(x: float) -> bool:
+    """Whether the float ``x`` equals the decimal it prints as."""
+    return decimal_value(abs(x)) == Fraction(abs(x))
 
 
 def _is_number(value: Any) -> bool:
@@ -328,17 +379,24 @@ class OnlineMatcher:
         self._remaining = cap.copy()
         self._slack = capacity_slack(cap)
         self._room = cap + self._slack  # free capacity plus float slack
+        # The free capacity, exactly on the decimal values: _remaining[r] itself where
+        # _exact[r], else the Fraction _free[r] (of which _remaining[r] is the rounding).
+        self._exact = np.array([decimal_value(c) == c for c in cap.tolist()], dtype=bool)
+        self._small = bool(cap.max(initial=0.0) < 2.0**53)
+        self._free: dict[int, Fraction] = {
+            r: decimal_value(cap[r]) for r in np.flatnonzero(~self._exact).tolist()
+        }
         self._reusable = bool(reusable)
         self._time = -math.inf
         self._releases: list[tuple[float, int, int, float]] = []
         self._request_ids: dict[Hashable, int] = {}
         self._served = np.zeros(64, dtype=bool)
-        self._served_cache: np.ndarray | None = None
         self._log: list[Decision] = []
         self._value = 0.0
         self.policy = policy
         self.batch = float(window) > 0
-        self.state = MatcherState(self)
+        self._view = _PublicView(cap, [])
+        self.state = MatcherState(self._view)
         self.setup = MatcherSetup(cap.size, self.state.capacity, self._reusable, prior)
         policy.reset(self.setup, as_generator(seed))
 
@@ -358,20 +416,23 @@ class OnlineMatcher:
         """The decision log, one record per arrival (a copy)."""
         return list(self._log)
 
-    def _served_view(self) -> np.ndarray:
-        if self._served_cache is None:
-            self._served_cache = sealed(self._served[: len(self._request_ids)].copy())
-        return self._served_cache
-
     # ------------------------------------------------------------------ clock
     def advance(self, time: float) -> None:
         """Move the clock to ``time`` and give back the loads whose holds ended."""
         time = self._check_time(time, "time")
         self._release_until(time)
+        self._set_time(time)
+
+    def _set_time(self, time: float) -> None:
         self._time = time
+        self._view.time = time
 
     def _check_time(self, time: Any, name: str) -> float:
-        if not _is_number(time) or not math.isfinite(time):
+        try:
+            finite = _is_number(time) and math.isfinite(time)
+        except OverflowError:  # an int beyond the float range
+            finite = False
+        if not finite:
             raise ValueError(f"{name} must be a finite number, got {time!r}")
         time = float(time)
         if time < self._time:
@@ -382,13 +443,45 @@ class OnlineMatcher:
         releases = self._releases
         while releases and releases[0][0] <= time:
             _, _, r, load = heapq.heappop(releases)
-            self._take(r, load)
+            self._hold(r, -load)
 
-    def _take(self, r: int, change: float) -> None:
-        """Change resource ``r``'s free capacity (and the room candidates compare with)."""
-        left = min(self._remaining[r] + change, self._capacity[r])  # noise of round trips
+    def _hold(self, r: int, load: float) -> None:
+        """Hold ``load`` of resource ``r`` (release it when negative), exactly."""
+        rem = float(self._remaining[r])
+        if self._exact[r] and _exact_decimal(load):
+            left = rem - load
+            back = left - rem  # TwoSum: the rounding error of rem - load, exactly
+            if (rem - (left - back)) + (-load - back) == 0.0:
+                self._set_free(r, left, None)
+                return
+        change = decimal_value(abs(load))
+        free = (Fraction(rem) if self._exact[r] else self._free[r]) - (
+            change if load > 0 else -change
+        )
+        left = float(free)  # correctly rounded
+        self._set_free(r, left, None if left == free else free)
+
+    def _set_free(self, r: int, left: float, exact: Fraction | None) -> None:
+        if exact is None:
+            self._exact[r] = True
+            self._free.pop(r, None)
+        else:
+            self._exact[r] = False
+            self._free[r] = exact
         self._remaining[r] = left
         self._room[r] = left + self._slack[r]
+        self._view.remaining[r] = left
+
+    def _fits(self, r: int, load: float) -> bool:
+        """Whether ``load`` fits resource ``r`` now, exactly on the decimal values."""
+        if load <= self._remaining[r] - self._slack[r]:
+            return True
+        if load > self._room[r]:
+            return False
+        if self._exact[r] and _exact_decimal(load):  # exact on both sides
+            return load <= self._remaining[r]
+        free = Fraction(float(self._remaining[r])) if self._exact[r] else self._free[r]
+        return decimal_value(load) <= free
 
     # ------------------------------------------------------------------ arrivals
     def _arrival(
@@ -457,7 +550,6 @@ class OnlineMatcher:
         known = len(ids)
         dense = tuple([ids.setdefault(q, len(ids)) for q in requests])
         if len(ids) != known:
-            self._served_cache = None
             if len(ids) > self._served.size:
                 grown = np.zeros(max(len(ids), 2 * self._served.size), dtype=bool)
                 grown[: self._served.size] = self._served
@@ -490,13 +582,25 @@ class OnlineMatcher:
     def _candidates(self, arrival: Arrival) -> np.ndarray:
         if self._is_taken(arrival):
             return _EMPTY
-        return np.flatnonzero(self._room[arrival.resources] >= arrival.loads)
+        res, loads = arrival.resources, arrival.loads
+        if not self._free and self._small and _whole(loads):  # exact: floats decide
+            return np.flatnonzero(self._remaining[res] >= loads)
+        cand = np.flatnonzero(self._room[res] >= loads)  # every edge that fits, and a few more
+        if cand.size:
+            r_c, l_c = res[cand], loads[cand]
+            close = np.flatnonzero(l_c > self._remaining[r_c] - self._slack[r_c])
+            if close.size:
+                keep = np.ones(cand.size, dtype=bool)
+                for i in close.tolist():
+                    keep[i] = self._fits(int(r_c[i]), float(l_c[i]))
+                cand = cand[keep]
+        return cand
 
     def _commit(self, arrival: Arrival, edge: Any, decided: float) -> Decision:
         edge = self._check_answer(edge, arrival)
         if edge < 0:
             decision = Decision(arrival.index, decided, arrival.time, -1, -1, 0.0, 0.0, math.inf)
-            self._log.append(decision)
+            self._record(decision)
             return decision
         if self._is_taken(arrival):
             pairs = zip(arrival.requests, arrival.request_index, strict=True)
@@ -506,14 +610,14 @@ class OnlineMatcher:
             )
         r = int(arrival.resources[edge])
         load = float(arrival.loads[edge])
-        if self._room[r] < load:
+        if not self._fits(r, load):
             raise PolicyError(
                 f"group {arrival.index}, edge {edge}: resource {r} has "
                 f"{self._remaining[r]:.6g} free, needs {load:.6g}"
             )
         self._served[list(arrival.request_index)] = True
-        self._served_cache = None
-        self._take(r, -load)
+        self._view.mark_served(list(arrival.request_index))
+        self._hold(r, load)
         release = math.inf
         if arrival.durations is not None:
             release = decided + float(arrival.durations[edge])
@@ -523,8 +627,19 @@ class OnlineMatcher:
         decision = Decision(
             arrival.index, decided, arrival.time, int(edge), r, weight, load, release
         )
-        self._log.append(decision)
+        self._record(decision)
         return decision
+
+    def _record(self, decision: Decision) -> None:
+        self._log.append(decision)
+        self._view.log.append(decision)
+
+    def _expose(self, arrivals: Sequence[Arrival]) -> None:
+        """Let the policy look up the arriving requests (see MatcherState.request_index)."""
+        ids = self._view.request_ids
+        for a in arrivals:
+            for q, i in zip(a.requests, a.request_index, strict=True):
+                ids.setdefault(q, i)
 
     @staticmethod
     def _check_answer(edge: Any, arrival: Arrival) -> int:
@@ -593,7 +708,8 @@ class OnlineMatcher:
     def _decide_one(self, arrival: Arrival) -> Decision:
         time = arrival.time
         self._release_until(time)
-        self._time = time
+        self._set_time(time)
+        self._expose((arrival,))
         cand = self._candidates(arrival)
         cand.flags.writeable = False
         edge = self.policy.choose(self.state, self._public(arrival), cand)
@@ -618,23 +734,44 @@ class OnlineMatcher:
             raise TypeError("groups must be a sequence of ArrivingGroup")
         arrivals = []
         start = len(self._log)
-        for i, g in enumerate(groups):
-            if not isinstance(g, ArrivingGroup):
-                raise TypeError(f"groups[{i}] must be an ArrivingGroup, got {type_name(g)}")
-            at = time if g.time is None else self._check_time(g.time, f"groups[{i}].time")
-            if at > time:
-                raise ValueError(f"groups[{i}] arrives at {at!r}, after the batch time {time!r}")
-            arrivals.append(
-                self._arrival(
-                    start + i, g.requests, g.resources, g.weights, g.loads, g.durations, at, g.type
+        known = len(self._request_ids)
+        try:
+            for i, g in enumerate(groups):
+                if not isinstance(g, ArrivingGroup):
+                    raise TypeError(f"groups[{i}] must be an ArrivingGroup, got {type_name(g)}")
+                at = time if g.time is None else self._check_time(g.time, f"groups[{i}].time")
+                if at > time:
+                    raise ValueError(
+                        f"groups[{i}] arrives at {at!r}, after the batch time {time!r}"
+                    )
+                arrivals.append(
+                    self._arrival(
+                        start + i,
+                        g.requests,
+                        g.resources,
+                        g.weights,
+                        g.loads,
+                        g.durations,
+                        at,
+                        g.type,
+                    )
                 )
-            )
+        except (TypeError, ValueError):
+            self._forget_requests_after(known)
+            raise
         return self._decide_batch(arrivals, time)
+
+    def _forget_requests_after(self, known: int) -> None:
+        """Drop the request ids registered by a batch that failed validation."""
+        ids = self._request_ids
+        for q in list(ids)[known:]:
+            del ids[q]
 
     def _decide_batch(self, arrivals: list[Arrival], time: float) -> list[Decision]:
         earliest = min((a.time for a in arrivals), default=time)
         self._release_until(earliest)
-        self._time = time
+        self._set_time(time)
+        self._expose(arrivals)
         cand = [_read_only_copy(self._candidates(a)) for a in arrivals]
         answer = self.policy.choose_batch(self.state, [self._public(a) for a in arrivals], cand)
         if isinstance(answer, np.ndarray):

@@ -2,6 +2,8 @@
 
 import dataclasses
 import itertools
+from decimal import Decimal
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from hypothesis import strategies as st
 
 import matching
 from matching.arrivals import (
+    ArrivalSequence,
     adversarial_order,
     known_adversarial,
     known_iid,
@@ -370,6 +373,110 @@ class Spy(OnlinePolicy):
     def choose(self, state, arrival, candidates):
         self.seen.append(self._numbers(state, arrival, candidates, self.setup))
         return int(candidates[0]) if candidates.size else -1
+
+
+class BaseWriter(OnlinePolicy):
+    """Forces its way past the read-only views to their base arrays, then proposes."""
+
+    name = "base-writer"
+
+    def choose(self, state, arrival, candidates):
+        for view in (state.remaining, state.capacity):
+            base = view
+            while base.base is not None:
+                base = base.base
+            try:
+                base.flags.writeable = True
+                base[:] = 1e9
+            except ValueError:
+                pass
+        assert not hasattr(state, "_matcher")
+        return 0 if arrival.n_edges else -1
+
+
+def test_forcing_a_views_base_changes_nothing_the_matcher_enforces():
+    matcher = OnlineMatcher([1.0], BaseWriter())
+    assert matcher.arrive(["a"], [0], [1.0], time=0).accepted
+    with pytest.raises(PolicyError, match="resource 0 has 0 free, needs 1"):
+        matcher.arrive(["b"], [0], [1.0], time=1)
+    assert matcher.value == 1.0
+
+
+@pytest.mark.parametrize(("t", "window"), [(19395.8, 0.1), (346175.19999999995, 0.7)])
+def test_batch_windows_end_after_their_first_arrival_despite_rounding(t, window):
+    inst = matching.Instance([[0]], [(0, 0, 1.0)])
+    run = simulate(BatchedResolvePolicy(window), ArrivalSequence(inst, [0], [t]))
+    assert run.value == 1.0 and run.decision_times[0] > t
+    run.replay_check()
+
+
+@pytest.mark.parametrize(
+    ("loads", "capacity", "fits"),
+    [
+        ([0.1, 0.1, 0.1], 0.3, True),  # as decimals 0.3 <= 0.3 (as floats 0.30000000000000004)
+        ([1e12 + 0.01], 1e12, False),
+        ([1e9 + 1e-6, 1e9 + 1e-6], 2e9 + 1e-6, False),
+        ([1e9 + 1e-6, 1e9 + 1e-6], 2e9 + 2e-6, True),
+        ([1e15 + 10], 1e15, False),
+    ],
+)
+def test_capacity_is_decided_exactly_on_the_decimals(loads, capacity, fits):
+    n = len(loads)
+    matcher = OnlineMatcher([capacity], GreedyPolicy())
+    for i, load in enumerate(loads):
+        decision = matcher.arrive([i], [0], [1.0], loads=[load], time=i)
+    assert decision.accepted == fits
+    # the offline check and an independent Fraction sum agree
+    inst = matching.Instance(
+        [[i] for i in range(n)], [(0, i, 1.0, loads[i]) for i in range(n)], capacity=[capacity]
+    )
+    exact = sum(Fraction(Decimal(repr(x))) for x in loads) <= Fraction(Decimal(repr(capacity)))
+    assert exact == fits
+    result = matching.result.integral_result(
+        inst,
+        np.arange(n),
+        bound=float(n),
+        status=matching.Status.FEASIBLE,
+        method="test",
+        stats={},
+    )
+    if fits:
+        assert result.check(inst)
+    else:
+        with pytest.raises(matching.InfeasibleMatchingError, match="over its capacity"):
+            result.check(inst)
+
+
+def test_capacity_stays_exact_through_many_reusable_round_trips():
+    matcher = OnlineMatcher([0.3], GreedyPolicy(), reusable=True)
+    accepted = 0
+    for t in range(300):  # 0.1 held for 1 unit: three at a time fit exactly
+        for k in range(4):
+            d = matcher.arrive([(t, k)], [0], [1.0], loads=[0.1], durations=[1.0], time=t)
+            accepted += d.accepted
+    assert accepted == 900
+
+
+def test_every_group_must_arrive():
+    inst = matching.Instance([[0], [1]], [(0, 0, 1.0), (1, 1, 5.0)], capacity=[1, 1])
+    with pytest.raises(ValueError, match="order lists 1 of the instance's 2 groups"):
+        ArrivalSequence(inst, [0], [0.0])
+
+
+def test_huge_int_times_are_value_errors():
+    matcher = OnlineMatcher([1.0], GreedyPolicy())
+    with pytest.raises(ValueError, match="time must be a finite number"):
+        matcher.arrive(["a"], [0], [1.0], time=10**400)
+
+
+def test_a_batch_that_fails_validation_registers_nothing():
+    matcher = OnlineMatcher([1.0], BatchedResolvePolicy(1.0))
+    with pytest.raises(ValueError):
+        matcher.arrive_batch(
+            [ArrivingGroup(["a"], [0], [1.0]), ArrivingGroup(["b"], [7], [1.0])], time=0.5
+        )
+    assert matcher.state.request_index("a") == -1 and matcher.state.served.size == 0
+    assert matcher.decisions == []
 
 
 def test_a_policy_cannot_reach_the_future():
