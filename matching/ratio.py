@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import copy
 import csv
+import dataclasses
 import os
 import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -306,10 +308,27 @@ def _declared_properties(family: Family) -> InputProperties | None:
 
 
 def _guarantee_text(policy: OnlinePolicy, declared: InputProperties | None) -> str:
-    try:
-        guarantee = guarantee_for(policy.name)
-    except ValueError:
-        return f"none recorded for policy {policy.name!r}"
+    from matching.attenuation import LPSampleAttenuatePolicy
+    from matching.online import BalancePolicy, BatchedResolvePolicy, GreedyPolicy, RankingPolicy
+
+    # A guarantee is about one rule: a subclass may change it, so it inherits nothing.
+    registered = {
+        "greedy": GreedyPolicy,
+        "ranking": RankingPolicy,
+        "ranking-vw": RankingPolicy,
+        "balance": BalancePolicy,
+        "batched": BatchedResolvePolicy,
+        "lp-attenuate": LPSampleAttenuatePolicy,
+    }
+    if type(policy) is not registered.get(policy.name):
+        return f"none recorded for {type(policy).__name__} named {policy.name!r}"
+    guarantee = guarantee_for(policy.name)
+    gamma = getattr(policy, "gamma", None)
+    if isinstance(policy, LPSampleAttenuatePolicy) and gamma != 0.5:
+        ratio = Fraction(gamma).limit_denominator(10**6) if gamma < 0.5 else None
+        if ratio is None:
+            return f"no guarantee: gamma = {gamma} above 1/2 is not proven"
+        guarantee = dataclasses.replace(guarantee, formula="gamma", ratio=ratio)
     if declared is None:
         return "not stated: the family declares no input properties"
     return guarantee.describe(declared)

@@ -20,6 +20,7 @@ from matching.arrivals import (
     poisson_arrivals,
     random_order,
 )
+from matching.attenuation import LPSampleAttenuatePolicy
 from matching.driver import PolicyError, ReplayError, simulate
 from matching.hindsight import offline_lp, offline_optimum
 from matching.online import (
@@ -583,6 +584,23 @@ def test_reports_state_a_guarantee_only_where_its_preconditions_hold():
     assert weighted.guarantee.startswith("no guarantee: 1/(k+1) needs unit weights")
     reusable = competitive_ratio(RankingPolicy(), KADReusable(3, 4, 8), 2, with_lp=False)
     assert "single-use" in reusable.guarantee and ">=" not in reusable.guarantee
+
+
+class NeverAccepts(GreedyPolicy):
+    """Inherits greedy's name but rejects everything."""
+
+    def choose(self, state, arrival, candidates):
+        return -1
+
+
+def test_a_guarantee_follows_the_rule_not_the_name():
+    report = competitive_ratio(NeverAccepts(), UpperTriangular(5), 2, with_lp=False)
+    assert report.ratio_opt.max() == 0.0
+    assert report.guarantee == "none recorded for NeverAccepts named 'greedy'"
+    quarter = competitive_ratio(
+        LPSampleAttenuatePolicy(gamma=0.25), KADReusable(3, 4, 8), 2, with_lp=False
+    )
+    assert quarter.guarantee == "E[ALG]/LP >= 1/4 = 0.250"
 
 
 @pytest.mark.parametrize("family", ["upper-triangular", "known-iid", "k-uniform", "city-grid"])
