@@ -204,8 +204,14 @@ class LPSampleAttenuatePolicy(OnlinePolicy):
             self._cache = (model, kad_benchmark_lp(model.types, model.p))
         self.lp = self._cache[1]
         self.beta = 1.0 - self.gamma * self.lp.busy_mass()
+        if not np.array_equal(setup.capacity, model.types.capacity):
+            raise ModelMismatchError(
+                "the matcher's capacities differ from the prior's (unit capacities): the "
+                "guarantee is stated for the declared resources"
+            )
         self.rng = rng
         self.model = model
+        self._last_step = -1
         ge = model.types.group_edges
         self._type_ptr = ge.indptr
         self._type_edges = ge.indices.astype(np.int64)
@@ -225,6 +231,17 @@ class LPSampleAttenuatePolicy(OnlinePolicy):
                 f"arrival {arrival.index} at time {t!r} is not a step of the prior "
                 f"(0..{self.model.horizon - 1})"
             )
+        if t <= self._last_step:
+            raise ModelMismatchError(
+                f"arrival {arrival.index} at step {int(t)} follows another arrival at step "
+                f"{self._last_step}: the model has at most one arrival a step"
+            )
+        if self.model.p[v, int(t)] <= 0:
+            raise ModelMismatchError(
+                f"arrival {arrival.index} of type {v} at step {int(t)}, which the prior gives "
+                "probability 0"
+            )
+        self._last_step = int(t)
         edges = self._type_edges[self._type_ptr[v] : self._type_ptr[v + 1]]
         for name, mine, declared in (
             ("resources", arrival.resources, types.edge_resource[edges]),

@@ -94,8 +94,15 @@ class KnownModel:
             p = p.copy()
         if p.ndim != 2 or p.shape[0] != self.types.n_groups:
             raise ValueError(f"p must have shape (n_types={self.types.n_groups}, T)")
-        if not np.isfinite(p).all() or (p < 0).any():
-            raise ValueError("p must be finite and non-negative")
+        if not np.isfinite(p).all() or (p < 0).any() or (p > 1).any():
+            raise ValueError("p must be probabilities: finite, in [0, 1]")
+        step_total = p.sum(axis=0)
+        if (step_total > 1 + 1e-9).any():
+            t = int(np.flatnonzero(step_total > 1 + 1e-9)[0])
+            raise ValueError(
+                f"the probabilities of step {t} sum to {step_total[t]:.6g} > 1: at most one "
+                "arrival a step"
+            )
         object.__setattr__(self, "p", sealed(p))
 
     @property

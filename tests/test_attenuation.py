@@ -133,6 +133,25 @@ def test_policy_refuses_inputs_outside_its_model():
         m.arrive(["a"], [0], [9.0], durations=[2.0], time=1, type=0)
 
 
+def test_priors_and_matchers_outside_the_model_are_refused():
+    types = matching.Instance([[0], [1]], [(0, 0, 1.0, 1, 2.0), (1, 1, 2.0, 1, 1.0)])
+    with pytest.raises(ValueError, match="p must be probabilities"):
+        KnownModel(types, np.full((2, 3), 3.0))
+    with pytest.raises(ValueError, match=r"step 0 sum to 1\.2 > 1"):
+        KnownModel(types, np.full((2, 3), 0.6))
+    p = np.array([[0.4, 0.0, 0.4], [0.4, 0.4, 0.4]])
+    prior = KnownModel(types, p)
+    with pytest.raises(ModelMismatchError, match="capacities differ"):
+        OnlineMatcher([5, 1], LPSampleAttenuatePolicy(), prior=prior, reusable=True)
+    m = OnlineMatcher([1, 1], LPSampleAttenuatePolicy(), prior=prior, reusable=True)
+    with pytest.raises(ModelMismatchError, match="which the prior gives probability 0"):
+        m.arrive(["a"], [0], [1.0], durations=[2.0], time=1, type=0)
+    m = OnlineMatcher([1, 1], LPSampleAttenuatePolicy(), prior=prior, reusable=True)
+    m.arrive(["a"], [0], [1.0], durations=[2.0], time=0, type=0)
+    with pytest.raises(ModelMismatchError, match="at most one arrival a step"):
+        m.arrive(["b"], [1], [2.0], durations=[1.0], time=0, type=1)
+
+
 def test_claimed_ratio_holds_where_the_model_is_met():
     # the measured failure: durations drawn apart from the prior made gamma * LP a
     # false claim; with the prior honoured, E[ALG] matches gamma * LP (two-sided)
