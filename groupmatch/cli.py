@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -78,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     adversary.add_argument("--n", type=int, default=4)
     adversary.add_argument("--method", default="auto", choices=["auto", "exhaustive", "local"])
     adversary.add_argument("--seed", type=int, default=0)
+    adversary.add_argument(
+        "--max-seconds",
+        type=float,
+        default=600.0,
+        help="refuse a search whose estimated running time is longer (default 600)",
+    )
     return parser
 
 
@@ -86,8 +93,13 @@ def _run_prove(args: argparse.Namespace) -> int:
 
     from proofs.catalog import build_certificate, report
 
+    try:
+        gamma = Fraction(args.gamma)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(
+            f"--gamma must be a fraction such as 1/2 or 0.5, got {args.gamma!r}"
+        ) from None
     instance = None if args.instance is None else matching.Instance.from_json(args.instance)
-    gamma = Fraction(args.gamma)
     cert = build_certificate(
         args.policy, n=args.n, k=args.k, seed=args.seed, gamma=gamma, instance=instance
     )
@@ -97,23 +109,80 @@ def _run_prove(args: argparse.Namespace) -> int:
 
 
 def _run_adversary(args: argparse.Namespace) -> int:
-    from proofs.adversary import search, upper_triangular_adjacency
+    from proofs import adversary
 
-    res = search(args.policy, args.n, method=args.method, seed=args.seed)
+    seconds = adversary.estimated_seconds(
+        args.policy, args.n, method=args.method, relabellings=True
+    )
+    if seconds > args.max_seconds:
+        raise ValueError(_too_long(args, seconds))
+    res = adversary.search(args.policy, args.n, method=args.method, seed=args.seed)
     print(
         f"worst input for {args.policy} at n={args.n} ({res.method}, {res.examined} "
         f"inputs examined): E[ALG]/OPT = {res.ratio} = {float(res.ratio):.6f}"
     )
     for i, mask in enumerate(res.adjacency):
         print(f"  online {i}: resources {[r for r in range(args.n) if mask >> r & 1]}")
-    same = res.isomorphic_to(upper_triangular_adjacency(args.n))
+    same = res.isomorphic_to(adversary.upper_triangular_adjacency(args.n))
     print(f"  upper-triangular among the worst found: {same}")
     return 0
+
+
+def _too_long(args: argparse.Namespace, seconds: float) -> str:
+    """Word the refusal of an adversary search estimated to outrun ``--max-seconds``."""
+    from proofs.adversary import search_plan
+
+    n, count = args.n, math.factorial(args.n)
+    ways = str(count) if count < 10**12 else f"{float(count):.3g}"
+    method, inputs = search_plan(args.policy, n, method=args.method)
+    shown = f"2^{n * n}" if method == "exhaustive" else str(inputs)
+    runs = f" x {n}! = {ways} rankings each" if args.policy == "ranking" else ""
+    return (
+        f"adversary --policy {args.policy} --n {n} would take about {_duration(seconds)} "
+        f"({method} search: {shown} inputs{runs}, then up to {n}! = {ways} relabellings "
+        f"to compare with the upper-triangular input); raise --max-seconds (now "
+        f"{args.max_seconds:g}) to run it anyway"
+    )
+
+
+def _duration(seconds: float) -> str:
+    """Say a number of seconds in the unit that reads best."""
+    for unit, size, limit in (
+        ("seconds", 1, 90),
+        ("minutes", 60, 90 * 60),
+        ("hours", 3600, 48 * 3600),
+        ("days", 86400, 730 * 86400),
+    ):
+        if seconds < limit:
+            return f"{_rounded(seconds / size)} {unit}"
+    return f"{_rounded(seconds / (365.25 * 86400))} years"
+
+
+def _rounded(value: float) -> str:
+    return f"{value:.1f}" if value < 10 else f"{value:,.0f}" if value < 1e15 else f"{value:.2e}"
+
+
+def _check_out_folder(out: Path, stem: str) -> None:
+    """Refuse an ``--out`` that cannot take the CSV and PNG, before the run starts."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ValueError(f"--out {out}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"--out {out}: cannot write in {existing}")
+    for suffix in (".csv", ".png"):
+        target = out / f"{stem}{suffix}"
+        if target.is_dir():
+            raise ValueError(f"--out {out}: {target} is a folder, not a file")
 
 
 def _run_ratio(args: argparse.Namespace) -> int:
     policy = make_policy(args.policy, args.window)
     family = make_family(args.family, args.n, args.k)
+    out = Path(args.out)
+    stem = f"ratio_{args.policy}_{args.family}_n{args.n}"
+    _check_out_folder(out, stem)
     report = competitive_ratio(
         policy,
         family,
@@ -124,9 +193,7 @@ def _run_ratio(args: argparse.Namespace) -> int:
         with_lp=not args.no_lp,
     )
     print(report.table())
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = f"ratio_{args.policy}_{args.family}_n{args.n}"
     report.to_csv(out / f"{stem}.csv")
     report.plot(out / f"{stem}.png")
     print(f"wrote {out / stem}.csv and .png")
@@ -163,7 +230,14 @@ def _run_solve(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``groupmatch`` command; returns the exit status."""
+    """Run the ``groupmatch`` command; returns the exit status.
+
+    Usage errors -- a bad argument, an unreadable or invalid instance file, an
+    ``--out`` that cannot be written, an adversary search estimated to run longer than
+    ``--max-seconds`` -- exit with status 2 and a one-line message on standard error,
+    before any run starts. argparse's own errors (an unknown choice, a non-integer
+    where one is expected) exit with status 2 too.
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "demo":
@@ -181,12 +255,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "adversary":
             return _run_adversary(args)
         return _run_solve(args)
-    except (ValueError, TypeError, FileNotFoundError) as exc:
-        print(f"groupmatch: error: {exc}", file=sys.stderr)
-        return 2
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stdout = open(os.devnull, "w")  # keep the interpreter's final flush quiet
         return 0
+    except (ValueError, TypeError, OSError) as exc:
+        message = " ".join(str(exc).split()) or type(exc).__name__
+        print(f"groupmatch: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from matching._validate import check_int, check_real
 from matching.attenuation import LPSampleAttenuatePolicy
 from matching.online import (
     BalancePolicy,
@@ -43,16 +44,20 @@ FAMILIES: dict[str, Callable[[int, int], object]] = {
 
 
 def make_policy(name: str, window: float = 10.0) -> OnlinePolicy:
-    """Return a fresh policy by name (``window`` is used by ``batched``)."""
+    """Return a fresh policy by name (``window``, a positive number, is used by ``batched``)."""
     if name not in POLICIES:
         raise ValueError(f"unknown policy {name!r}; choose one of {sorted(POLICIES)}")
-    return POLICIES[name](window)
+    return POLICIES[name](check_real(window, "window", positive=True))
 
 
 def make_family(name: str, n: int, k: int = 2) -> object:
-    """Return an online family by name with size ``n`` (and group size ``k``)."""
+    """Return an online family by name with size ``n >= 2`` (and group size ``k >= 1``).
+
+    Both are checked for every family, also where one is not used, so that a bad
+    argument is never dropped silently.
+    """
     if name not in FAMILIES:
         raise ValueError(f"unknown family {name!r}; choose one of {sorted(FAMILIES)}")
-    if n < 2:
-        raise ValueError(f"n must be at least 2, got {n}")
+    check_int(n, "n", low=2)
+    check_int(k, "k", low=1)
     return FAMILIES[name](n, k)

@@ -16,11 +16,15 @@ Examples
 3.0
 """
 
+from matching._validate import MAX_REQUESTS, MAX_RESOURCES, MAX_TIME_LIMIT
 from matching.model import Instance
 from matching.offline import METHODS, solve
 from matching.result import InfeasibleMatchingError, MatchingResult, Status
 
 __all__ = [
+    "MAX_REQUESTS",
+    "MAX_RESOURCES",
+    "MAX_TIME_LIMIT",
     "METHODS",
     "InfeasibleMatchingError",
     "Instance",

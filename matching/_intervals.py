@@ -145,31 +145,37 @@ def overloaded(
     load = np.asarray(load, dtype=np.float64)
     capacity = np.asarray(capacity, dtype=np.float64)
     peak, when = peak_loads(resource, start, end, load, capacity.size)
+    total = float(np.abs(load).sum())
+    if total < 2.0**53 and _whole(load) and _whole(capacity):
+        return np.flatnonzero(peak > capacity).astype(np.int64), peak, when  # exact sums
     # the cumulative sweep's error, plus the gap between each float and its decimal
-    scale = 2.0 * float(np.abs(load).sum()) + np.abs(capacity)
-    error = (4 * resource.size + 8) * _EPS * scale
+    error = (4 * resource.size + 8) * _EPS * (2.0 * total + np.abs(capacity))
     clearly = peak > capacity + error
     close = np.flatnonzero(~clearly & (peak >= capacity - error))
-    exact_over = [
-        r
-        for r in close.tolist()
-        if _exact_peak_exceeds(r, resource, start, end, load, capacity[r])
-    ]
+    exact_over = []
+    if close.size:
+        live = np.flatnonzero(np.isin(resource, close) & (end > start))
+        order = live[np.argsort(resource[live], kind="stable")]
+        bounds = np.searchsorted(resource[order], close, side="left")
+        stops = np.searchsorted(resource[order], close, side="right")
+        for r, a, b in zip(close.tolist(), bounds.tolist(), stops.tolist(), strict=True):
+            mine = order[a:b]
+            if _exact_peak_exceeds(start[mine], end[mine], load[mine], capacity[r]):
+                exact_over.append(r)
     over = np.union1d(np.flatnonzero(clearly), np.asarray(exact_over, dtype=np.int64))
     return over.astype(np.int64), peak, when
 
 
+def _whole(values: np.ndarray) -> bool:
+    return bool(np.equal(values, np.trunc(values)).all())
+
+
 def _exact_peak_exceeds(
-    r: int,
-    resource: np.ndarray,
-    start: np.ndarray,
-    end: np.ndarray,
-    load: np.ndarray,
-    capacity: float,
+    start: np.ndarray, end: np.ndarray, load: np.ndarray, capacity: float
 ) -> bool:
-    mine = np.flatnonzero((resource == r) & (end > start))
-    events = [(float(start[i]), 1, decimal_value(float(load[i]))) for i in mine.tolist()]
-    events += [(float(end[i]), 0, -decimal_value(float(load[i]))) for i in mine.tolist()]
+    """Sweep one resource's intervals in exact arithmetic on the decimal values."""
+    events = [(float(a), 1, decimal_value(float(x))) for a, x in zip(start, load, strict=True)]
+    events += [(float(b), 0, -decimal_value(float(x))) for b, x in zip(end, load, strict=True)]
     events.sort(key=lambda e: (e[0], e[1]))  # ends before starts at the same instant
     limit = decimal_value(capacity)
     held = Fraction(0)

@@ -251,7 +251,10 @@ def _binary_weights(weights: np.ndarray) -> WeightScaling:
     total = float(np.abs(weights).sum())
     scale = 1.0
     if largest > 0.0:
-        scale = 2.0 ** np.floor(np.log2(_WEIGHT_RESOLUTION / largest))
+        # largest = m * 2**k with 0.5 <= m < 1; the exponent is capped so that the scale
+        # stays finite for subnormal weights (they then round to zero and go to slack)
+        exponent = min(math.frexp(_WEIGHT_RESOLUTION)[1] - math.frexp(largest)[1], 1000)
+        scale = math.ldexp(1.0, exponent)
         while total * scale >= CPSAT_SUM_LIMIT:
             scale /= 2.0
     ints = np.round(weights * scale)

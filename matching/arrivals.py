@@ -16,12 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from matching import _validate as v
 from matching.families import as_generator
 from matching.model import Instance
 from matching.stream import KnownModel
 
 __all__ = [
     "ARRIVAL_MODELS",
+    "MAX_ARRIVALS",
     "ArrivalSequence",
     "KnownModel",
     "adversarial_order",
@@ -32,6 +34,10 @@ __all__ = [
 ]
 
 DurationSampler = Callable[[np.random.Generator, np.ndarray], np.ndarray]
+
+#: Most arrivals a type-based model draws (about 2 GB of realised instance); larger
+#: requests are refused before anything is drawn or allocated.
+MAX_ARRIVALS = 10**7
 
 #: Labels of the arrival models, as stored in :attr:`ArrivalSequence.arrival_model`.
 ARRIVAL_MODELS = ("adversarial", "random-order", "known-iid", "known-adversarial", "poisson")
@@ -73,10 +79,12 @@ class ArrivalSequence:
     arrival_model: str = "adversarial"
 
     def __post_init__(self) -> None:
-        order = np.asarray(self.order, dtype=np.int64)
-        times = np.asarray(self.times, dtype=np.float64)
-        if order.ndim != 1 or times.shape != order.shape:
+        _check_instance(self.instance, "instance")
+        order = v.as_index_array(self.order, "order")
+        times = v.as_real_array(self.times, "times")
+        if times.shape != order.shape:
             raise ValueError("order and times must be 1-D arrays of equal length")
+        v.check_bool(self.reusable, "reusable")
         if order.size and (order.min() < 0 or order.max() >= self.instance.n_groups):
             raise ValueError(f"order names a group outside 0..{self.instance.n_groups - 1}")
         if np.unique(order).size != order.size:
@@ -102,7 +110,12 @@ class ArrivalSequence:
                 f"unknown arrival_model {self.arrival_model!r}; choose one of {ARRIVAL_MODELS}"
             )
         if self.types is not None:
-            object.__setattr__(self, "types", np.asarray(self.types, dtype=np.int64))
+            types = v.as_index_array(self.types, "types")
+            if types.shape != order.shape:
+                raise ValueError(f"types has {types.size} entries for {order.size} arrivals")
+            object.__setattr__(self, "types", types)
+        if self.model is not None:
+            v.check_type(self.model, KnownModel, "model", "a KnownModel or None")
         object.__setattr__(self, "order", order)
         object.__setattr__(self, "times", times)
 
@@ -123,7 +136,8 @@ def adversarial_order(
     >>> adversarial_order(inst, [1, 0]).order.tolist()
     [1, 0]
     """
-    order = np.arange(instance.n_groups) if order is None else np.asarray(order, np.int64)
+    _check_instance(instance, "instance")
+    order = np.arange(instance.n_groups) if order is None else v.as_index_array(order, "order")
     return ArrivalSequence(
         instance, order, np.arange(order.size, dtype=np.float64), reusable=reusable
     )
@@ -133,6 +147,7 @@ def random_order(
     instance: Instance, *, seed: int | np.random.Generator | None = 0, reusable: bool = False
 ) -> ArrivalSequence:
     """All groups arrive once, in a uniformly random order."""
+    _check_instance(instance, "instance")
     order = as_generator(seed).permutation(instance.n_groups)
     return ArrivalSequence(
         instance,
@@ -205,13 +220,26 @@ def _realise(
     )
 
 
+def _check_instance(instance: object, field: str) -> None:
+    v.check_type(instance, Instance, field, "a matching.Instance")
+
+
+def _check_sampler(durations: object) -> None:
+    if durations is not None and not callable(durations):
+        raise TypeError(
+            f"durations must be a callable (rng, type_edges) -> durations or None, "
+            f"got {durations!r}"
+        )
+
+
 def _check_probabilities(p: np.ndarray, name: str) -> None:
     if not np.isfinite(p).all() or (p < 0).any():
         raise ValueError(f"{name} must be finite and non-negative")
 
 
 def _check_rates(types: Instance, rates: np.ndarray) -> np.ndarray:
-    rates = np.asarray(rates, dtype=np.float64)
+    _check_instance(types, "types")
+    rates = v.as_real_array(rates, "rates")
     if rates.shape != (types.n_groups,):
         raise ValueError(f"rates needs one entry per type ({types.n_groups})")
     _check_probabilities(rates, "rates")
@@ -229,6 +257,9 @@ def known_iid(
 ) -> ArrivalSequence:
     """``n`` arrivals, each of type ``v`` with probability ``rates[v] / sum(rates)``.
 
+    ``n`` is an int in ``0 .. MAX_ARRIVALS`` (``10**7``); ``rates`` are non-negative
+    numbers, one per type.
+
     Examples
     --------
     >>> import matching
@@ -240,6 +271,8 @@ def known_iid(
     (5, 5, True)
     """
     rates = _check_rates(types, rates)
+    n = v.check_int(n, "n", low=0, high=MAX_ARRIVALS)
+    _check_sampler(durations)
     if rates.sum() <= 0:
         raise ValueError("rates must not all be zero")
     share = rates / rates.sum()
@@ -271,8 +304,10 @@ def known_adversarial(
     At most one type arrives per step (``p[:, t].sum() <= 1``); with the remaining
     probability nobody arrives. Arrival times are the step indices.
     """
-    p = np.asarray(p, dtype=np.float64)
-    if p.ndim != 2 or p.shape[0] != types.n_groups:
+    _check_instance(types, "types")
+    _check_sampler(durations)
+    p = v.as_real_array(p, "p", ndim=2)
+    if p.shape[0] != types.n_groups:
         raise ValueError(f"p must have shape (n_types={types.n_groups}, T)")
     _check_probabilities(p, "p")
     totals = p.sum(axis=0)
@@ -310,13 +345,28 @@ def poisson_arrivals(
     Resources are reusable: a resource serving an edge is busy for the edge's duration
     (the type's ``edge_duration``, or drawn by ``durations(rng, type_edges)``) and then
     free again at its depot.
+
+    The expected number of arrivals, ``sum(rates) * horizon``, must not exceed
+    :data:`MAX_ARRIVALS` (``10**7``); a larger one is refused before anything is drawn.
     """
     rates = _check_rates(types, rates)
-    if not (np.isfinite(horizon) and horizon >= 0):
-        raise ValueError(f"horizon must be finite and non-negative, got {horizon!r}")
+    horizon = v.check_real(horizon, "horizon", low=0.0)
+    _check_sampler(durations)
+    total = float(rates.sum())
+    expected = total * horizon
+    if expected > MAX_ARRIVALS:
+        raise ValueError(
+            f"poisson_arrivals would draw about {expected:.3g} arrivals (rates sum to "
+            f"{total:g} over horizon {horizon:g}); a sequence has at most {MAX_ARRIVALS} "
+            "arrivals (matching.arrivals.MAX_ARRIVALS)"
+        )
     rng = as_generator(seed)
-    total = rates.sum()
-    n = int(rng.poisson(total * horizon)) if total > 0 else 0
+    n = int(rng.poisson(expected)) if total > 0 else 0
+    if n > MAX_ARRIVALS:
+        raise ValueError(
+            f"poisson_arrivals drew {n} arrivals (expected {expected:.6g}), more than "
+            f"MAX_ARRIVALS = {MAX_ARRIVALS}; shorten the horizon"
+        )
     times = np.sort(rng.uniform(0.0, horizon, size=n))
     seq = rng.choice(types.n_groups, size=n, p=rates / total) if n else np.zeros(0, np.int64)
     return _realise(

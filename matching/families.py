@@ -4,14 +4,41 @@ from __future__ import annotations
 
 import numpy as np
 
+from matching._validate import MAX_REQUESTS, MAX_RESOURCES, check_int, check_real
 from matching.model import Instance
 
-__all__ = ["as_generator", "random_bipartite", "random_groups"]
+__all__ = ["as_generator", "check_density", "random_bipartite", "random_groups"]
+
+
+def check_density(density: object) -> float:
+    """Return an edge density in ``(0, 1]``, refusing anything else by name."""
+    value = check_real(density, "density")
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"density must lie in (0, 1], got {density!r}")
+    return value
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """Return ``seed`` itself when it is a Generator, else ``default_rng(seed)``."""
-    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    """Return ``seed`` itself when it is a Generator, else ``default_rng(seed)``.
+
+    ``seed`` may be None, a non-negative int, a :class:`numpy.random.Generator`,
+    :class:`~numpy.random.SeedSequence` or bit generator; anything else (a negative or
+    float seed, a string, a bool) raises naming ``seed``.
+
+    Examples
+    --------
+    >>> as_generator(-1)
+    Traceback (most recent call last):
+    ...
+    ValueError: seed must be at least 0, got -1
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, np.random.SeedSequence | np.random.BitGenerator):
+        return np.random.default_rng(seed)
+    if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer):
+        raise TypeError(f"seed must be an int, a numpy Generator or None, got {seed!r}")
+    return np.random.default_rng(check_int(seed, "seed", low=0))
 
 
 def _distinct_rows(rng: np.random.Generator, rows: int, k: int, n: int) -> np.ndarray:
@@ -55,8 +82,9 @@ def random_bipartite(
     >>> inst.n_edges, inst.is_bipartite
     (12, True)
     """
-    if not 0.0 < density <= 1.0:
-        raise ValueError(f"density must be in (0, 1], got {density!r}")
+    n_resources = check_int(n_resources, "n_resources", low=0, high=MAX_RESOURCES)
+    n_requests = check_int(n_requests, "n_requests", low=0, high=MAX_REQUESTS)
+    check_density(density)
     rng = as_generator(seed)
     weights = rng.random((n_resources, n_requests))
     if density == 1.0:
@@ -91,6 +119,13 @@ def random_groups(
     >>> inst.n_groups, inst.n_edges, int(inst.group_sizes.max()) <= 3
     (12, 36, True)
     """
+    check_int(n_resources, "n_resources", low=1, high=MAX_RESOURCES)
+    check_int(n_requests, "n_requests", low=1, high=MAX_REQUESTS)
+    check_int(n_groups, "n_groups", low=0)
+    check_int(max_group_size, "max_group_size", low=1)
+    check_int(degree, "degree", low=0)
+    check_real(capacity, "capacity", low=0)
+    check_int(max_load, "max_load", low=1)
     rng = as_generator(seed)
     if max_group_size > n_requests:
         raise ValueError(f"max_group_size={max_group_size} exceeds n_requests={n_requests}")

@@ -152,6 +152,8 @@ def offline_optimum(
 
 def offline_lp(sequence: ArrivalSequence) -> float:
     """LP relaxation value of the hindsight program (time-expanded when reusable)."""
+    if not isinstance(sequence, ArrivalSequence):
+        raise TypeError(f"sequence must be an ArrivalSequence, got {type(sequence).__name__}")
     rows = time_expanded_rows(sequence) if sequence.reusable else None
     out = solve_mathopt(
         sequence.instance,

@@ -50,9 +50,11 @@ class Instance:
     capacity : sequence of float, optional
         Capacity per resource. Defaults to 1 for every resource.
     n_requests : int, optional
-        Number of requests. Defaults to one more than the largest request id.
+        Number of requests, at most :data:`matching.MAX_REQUESTS` (``10**8``). Defaults
+        to one more than the largest request id.
     n_resources : int, optional
-        Number of resources when ``capacity`` is not given. Defaults to one more than the
+        Number of resources when ``capacity`` is not given, at most
+        :data:`matching.MAX_RESOURCES` (``10**8``). Defaults to one more than the
         largest resource id on an edge.
 
     Raises
@@ -60,8 +62,12 @@ class Instance:
     ValueError
         On an unknown request, group or resource id, a duplicate request inside a group,
         an empty group, a NaN or infinite weight, a negative capacity, load or duration,
-        or two edges joining the same resource and group. The message names the field
-        and the index.
+        two edges joining the same resource and group, or more requests or resources
+        than the maxima (checked against the ids in use, before anything of that size
+        is allocated). The message names the field and the index.
+    TypeError
+        On a value that is not a number (a string, a bool, None) where a number is
+        expected, or an id that is not an integer; nothing is converted silently.
 
     See Also
     --------
@@ -143,7 +149,8 @@ class Instance:
         capacity : array_like of float, optional
             Capacity per resource (default 1).
         n_requests, n_resources : int, optional
-            Sizes, inferred from the ids when not given.
+            Sizes, inferred from the ids when not given; at most
+            :data:`matching.MAX_REQUESTS` and :data:`matching.MAX_RESOURCES`.
         check_duplicates : bool, default True
             Reject two edges joining the same resource and group. Callers that build
             edges from a dense matrix may switch this sort-based check off.
@@ -190,6 +197,9 @@ class Instance:
         Parameters
         ----------
         weights : array_like or scipy.sparse matrix, shape (n_resources, n_requests)
+            Real numbers in a rectangular matrix (strings, bools and ragged rows are
+            refused); at most :data:`matching.MAX_RESOURCES` rows and
+            :data:`matching.MAX_REQUESTS` columns.
         capacity : array_like, optional
             Capacity per resource (default 1).
 
@@ -207,15 +217,16 @@ class Instance:
         7.0
         """
         if sp.issparse(weights):
+            n_res, n_req = weights.shape
+            _check_counts(n_res, n_req)
             coo = sp.coo_array(weights)
-            n_res, n_req = coo.shape
-            rows, cols, vals = coo.row, coo.col, coo.data
+            rows, cols = coo.row, coo.col
+            vals = v.as_real_array(coo.data, "weights")
             check = True
         else:
-            dense = np.asarray(weights, dtype=np.float64)
-            if dense.ndim != 2:
-                raise ValueError(f"weights must be a 2-D matrix, got shape {dense.shape}")
+            dense = v.as_real_array(weights, "weights", ndim=2)
             n_res, n_req = dense.shape
+            _check_counts(n_res, n_req)
             rows = np.repeat(np.arange(n_res, dtype=np.int64), n_req)
             cols = np.tile(np.arange(n_req, dtype=np.int64), n_res)
             vals = dense.ravel()
@@ -263,17 +274,38 @@ class Instance:
             if edge_duration is None
             else v.as_real_array(edge_duration, "edge_duration", n_edges)
         )
+        used = int(group_members.max()) if group_members.size else -1
         if n_requests is None:
-            n_requests = int(group_members.max()) + 1 if group_members.size else 0
-        n_requests = _count(n_requests, "n_requests")
+            if used >= v.MAX_REQUESTS:
+                pos = int(np.argmax(group_members))
+                g = int(np.searchsorted(group_ptr, pos, side="right")) - 1
+                raise ValueError(
+                    f"groups[{g}] names request id {used}, above the largest supported id "
+                    f"{v.MAX_REQUESTS - 1} (an instance has at most {v.MAX_REQUESTS} requests)"
+                )
+            n_requests = used + 1
+        n_requests = v.check_size(n_requests, "n_requests", v.MAX_REQUESTS, "requests", used)
         if capacity is None:
+            used = int(edge_resource.max()) if n_edges else -1
             if n_resources is None:
-                n_resources = int(edge_resource.max()) + 1 if n_edges else 0
-            n_resources = _count(n_resources, "n_resources")
+                if used >= v.MAX_RESOURCES:
+                    e = int(np.argmax(edge_resource))
+                    raise ValueError(
+                        f"edges[{e}] goes to resource {used}, above the largest supported id "
+                        f"{v.MAX_RESOURCES - 1} (an instance has at most {v.MAX_RESOURCES} "
+                        "resources)"
+                    )
+                n_resources = used + 1
+            n_resources = v.check_size(
+                n_resources, "n_resources", v.MAX_RESOURCES, "resources", used
+            )
             cap = np.ones(n_resources)
         else:
-            cap = v.as_real_array(capacity, "capacity", np.size(capacity))
-            if n_resources is not None and _count(n_resources, "n_resources") != cap.size:
+            cap = v.as_real_array(capacity, "capacity")
+            v.check_size(cap.size, "len(capacity)", v.MAX_RESOURCES, "resources")
+            if n_resources is not None and (
+                v.check_size(n_resources, "n_resources", v.MAX_RESOURCES, "resources") != cap.size
+            ):
                 raise ValueError(
                     f"n_resources={n_resources} disagrees with len(capacity)={cap.size}"
                 )
@@ -534,12 +566,10 @@ class Instance:
         return instance_from_networkx(graph)
 
 
-def _count(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise TypeError(f"{field} must be an int, got {type(value).__name__}")
-    if value < 0:
-        raise ValueError(f"{field} must be non-negative, got {value}")
-    return int(value)
+def _check_counts(n_resources: int, n_requests: int) -> None:
+    """Check a weight matrix's shape against the maxima before allocating over it."""
+    v.check_size(n_resources, "n_resources", v.MAX_RESOURCES, "resources")
+    v.check_size(n_requests, "n_requests", v.MAX_REQUESTS, "requests")
 
 
 def _edge_columns(

@@ -10,8 +10,9 @@ import numpy as np
 
 from matching._bipartite import bipartite_edges
 from matching._cpsat import solve_cpsat
-from matching._greedy import GREEDY_KEYS, greedy_edges
-from matching._mathopt import LP_SOLVERS, MIP_SOLVERS, solve_mathopt
+from matching._greedy import greedy_edges
+from matching._mathopt import solve_mathopt
+from matching._validate import check_solve_arguments
 from matching.model import Instance
 from matching.result import MatchingResult, Status, integral_result
 
@@ -28,48 +29,6 @@ _OPTIONS = {
     "bipartite": set(),
     "greedy": {"key"},
 }
-
-
-def _check_arguments(
-    instance: Instance,
-    method: str,
-    time_limit: float | None,
-    seed: int,
-    threads: int | None,
-    options: dict[str, Any],
-) -> None:
-    if not isinstance(instance, Instance):
-        raise TypeError(f"instance must be a matching.Instance, got {type(instance).__name__}")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
-    if time_limit is not None and not (np.isfinite(time_limit) and time_limit > 0):
-        raise ValueError(f"time_limit must be a positive number of seconds, got {time_limit!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int | np.integer) or threads < 1
-    ):
-        raise ValueError(f"threads must be a positive int, got {threads!r}")
-    unknown = set(options) - _OPTIONS[method]
-    if unknown:
-        allowed = sorted(_OPTIONS[method]) or "none"
-        raise TypeError(
-            f"method {method!r} takes no option(s) {sorted(unknown)}; its options: {allowed}"
-        )
-    if method == "greedy" and options.get("key", "weight") not in GREEDY_KEYS:
-        raise ValueError(f"greedy key must be one of {GREEDY_KEYS}, got {options['key']!r}")
-    if method in ("mip", "lp"):
-        table = LP_SOLVERS if method == "lp" else MIP_SOLVERS
-        default = "glop" if method == "lp" else "highs"
-        if options.get("solver", default) not in table:
-            raise ValueError(
-                f"unknown {method} solver {options['solver']!r}; choose one of {sorted(table)}"
-            )
-    if method == "bipartite" and not instance.is_bipartite:
-        raise ValueError(
-            "method 'bipartite' needs singleton groups and unit loads and capacities; "
-            "use 'cpsat' or 'auto'"
-        )
 
 
 def solve(
@@ -114,13 +73,14 @@ def solve(
           unit loads and groups of at most ``k`` requests. No bound is proven.
         - ``"auto"``: ``"bipartite"`` when it applies, else ``"cpsat"``.
     time_limit : float, optional
-        Seconds for ``cpsat``, ``mip`` and ``lp``. On the limit the best matching found
-        is returned with status ``"time-limit"`` and the proven bound. The polynomial
-        methods ``bipartite`` and ``greedy`` always run to completion.
+        Seconds for ``cpsat``, ``mip`` and ``lp``, at most ``10**7`` (about 116 days;
+        :data:`matching.MAX_TIME_LIMIT`); None for no limit. On the limit the best
+        matching found is returned with status ``"time-limit"`` and the proven bound.
+        The polynomial methods ``bipartite`` and ``greedy`` always run to completion.
     seed : int, default 0
-        Random seed passed to the solver.
+        Random seed passed to the solver, ``0 <= seed <= 2**31 - 1``.
     threads : int, optional
-        Worker threads for the solver (solver default when None).
+        Worker threads for the solver, ``1 .. 2**31 - 1`` (solver default when None).
     log : bool, default False
         Print the solver's log.
     **options
@@ -135,9 +95,11 @@ def solve(
     Raises
     ------
     ValueError, TypeError
-        On an unknown method or option, a bad argument, or data that the chosen method
-        cannot take (for example fractional loads with ``"cpsat"``), before any solver
-        runs.
+        On an unknown method or option, a bad argument (a string, a bool or a value
+        out of the ranges above, naming the argument; ``hint`` and ``log`` must be
+        bools), or data that the chosen method cannot take (for example fractional
+        loads with ``"cpsat"``), before any solver runs. See
+        :func:`matching._validate.check_solve_arguments`.
 
     Examples
     --------
@@ -156,7 +118,16 @@ def solve(
     >>> matching.solve(inst, "greedy").value
     3.0
     """
-    _check_arguments(instance, method, time_limit, seed, threads, options)
+    check_solve_arguments(
+        instance,
+        method,
+        time_limit=time_limit,
+        seed=seed,
+        threads=threads,
+        log=log,
+        options=options,
+        methods=_OPTIONS,
+    )
     start = time.perf_counter()
     if method == "auto":
         method = "bipartite" if instance.is_bipartite else "cpsat"

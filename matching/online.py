@@ -15,7 +15,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from matching._validate import check_bool, check_real, check_time_limit
 from matching.model import Instance
+from matching.offline import METHODS
 from matching.stream import Arrival, MatcherSetup, MatcherState
 
 __all__ = [
@@ -89,9 +91,7 @@ class RankingPolicy(OnlinePolicy):
     name = "ranking"
 
     def __init__(self, *, vertex_weighted: bool = False) -> None:
-        if not isinstance(vertex_weighted, bool | np.bool_):
-            raise TypeError(f"vertex_weighted must be a bool, got {vertex_weighted!r}")
-        self.vertex_weighted = bool(vertex_weighted)
+        self.vertex_weighted = check_bool(vertex_weighted, "vertex_weighted")
         if self.vertex_weighted:
             self.name = "ranking-vw"
 
@@ -152,11 +152,11 @@ class BatchedResolvePolicy(OnlinePolicy):
     Parameters
     ----------
     window : float
-        Batch length in the sequence's time unit (must be positive).
+        Batch length in the sequence's time unit (a positive number).
     method : str, default "auto"
-        Method passed to :func:`matching.solve`.
+        Method passed to :func:`matching.solve` (one of :data:`matching.METHODS`).
     time_limit : float, optional
-        Per-batch time limit.
+        Per-batch time limit in seconds (at most :data:`matching.MAX_TIME_LIMIT`).
     """
 
     name = "batched"
@@ -164,13 +164,11 @@ class BatchedResolvePolicy(OnlinePolicy):
     def __init__(
         self, window: float, *, method: str = "auto", time_limit: float | None = None
     ) -> None:
-        if isinstance(window, bool) or not isinstance(window, int | float | np.number):
-            raise TypeError(f"window must be a number, got {window!r}")
-        if not (np.isfinite(window) and window > 0):
-            raise ValueError(f"window must be a positive number, got {window!r}")
-        self.window = float(window)
+        self.window = check_real(window, "window", positive=True)
+        if not isinstance(method, str) or method not in METHODS:
+            raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
         self.method = method
-        self.time_limit = time_limit
+        self.time_limit = check_time_limit(time_limit)
 
     def choose_batch(
         self, state: MatcherState, arrivals: Sequence[Arrival], candidates: Sequence[np.ndarray]

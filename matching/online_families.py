@@ -15,24 +15,43 @@ from functools import cached_property
 
 import numpy as np
 
+from matching._validate import MAX_REQUESTS, MAX_RESOURCES, check_int, check_real
 from matching.arrivals import (
+    MAX_ARRIVALS,
     ArrivalSequence,
     adversarial_order,
     known_adversarial,
     known_iid,
     random_order,
 )
-from matching.families import random_bipartite, random_groups
+from matching.families import check_density, random_bipartite, random_groups
 from matching.guarantees import InputProperties
 from matching.model import Instance
 
 __all__ = [
+    "MAX_UPPER_TRIANGULAR",
     "KADReusable",
     "KUniformGroups",
     "KnownIIDBipartite",
     "RandomBipartite",
     "UpperTriangular",
 ]
+
+
+#: Largest ``n`` of :class:`UpperTriangular` (its ``n (n + 1) / 2`` edges stay near 10**8).
+MAX_UPPER_TRIANGULAR = 14_000
+
+
+def _check_group_size(k: object, n_requests: int, field: str) -> None:
+    check_int(k, "k", low=1)
+    if k > n_requests:  # type: ignore[operator]
+        raise ValueError(f"k={k} exceeds {field}={n_requests}")
+
+
+def _check_degree(degree: object, n_resources: int) -> None:
+    check_int(degree, "degree", low=1)
+    if degree > n_resources:  # type: ignore[operator]
+        raise ValueError(f"degree={degree} exceeds n_resources={n_resources}")
 
 
 @dataclass(frozen=True)
@@ -58,6 +77,9 @@ class UpperTriangular:
 
     n: int
 
+    def __post_init__(self) -> None:
+        check_int(self.n, "n", low=1, high=MAX_UPPER_TRIANGULAR)
+
     @property
     def properties(self) -> InputProperties:
         """Unweighted bipartite matching on unit-capacity single-use resources."""
@@ -75,8 +97,6 @@ class UpperTriangular:
     def __call__(self, rng: np.random.Generator) -> ArrivalSequence:
         """Draw one realised arrival sequence."""
         n = self.n
-        if n < 1:
-            raise ValueError(f"n must be positive, got {n}")
         group = np.repeat(np.arange(n), np.arange(n, 0, -1))
         # resources n-1 down to i for request i
         resource = np.concatenate([np.arange(n - 1, i - 1, -1) for i in range(n)])
@@ -100,6 +120,11 @@ class RandomBipartite:
     n_resources: int
     n_requests: int
     density: float = 0.2
+
+    def __post_init__(self) -> None:
+        check_int(self.n_resources, "n_resources", low=1, high=MAX_RESOURCES)
+        check_int(self.n_requests, "n_requests", low=1, high=MAX_REQUESTS)
+        check_density(self.density)
 
     @property
     def properties(self) -> InputProperties:
@@ -129,6 +154,13 @@ class KUniformGroups:
     n_groups: int
     k: int = 2
     degree: int = 3
+
+    def __post_init__(self) -> None:
+        check_int(self.n_resources, "n_resources", low=1, high=MAX_RESOURCES)
+        check_int(self.n_requests, "n_requests", low=1, high=MAX_REQUESTS)
+        check_int(self.n_groups, "n_groups", low=0, high=MAX_ARRIVALS)
+        _check_group_size(self.k, self.n_requests, "n_requests")
+        _check_degree(self.degree, self.n_resources)
 
     @property
     def properties(self) -> InputProperties:
@@ -172,6 +204,17 @@ class KADReusable:
     degree: int = 2
     max_duration: int = 4
     arrival_rate: float = 0.9
+
+    def __post_init__(self) -> None:
+        check_int(self.n_resources, "n_resources", low=1, high=MAX_RESOURCES)
+        check_int(self.n_types, "n_types", low=1, high=MAX_REQUESTS)
+        check_int(self.horizon, "horizon", low=0, high=MAX_ARRIVALS)
+        check_int(self.k, "k", low=1)
+        _check_degree(self.degree, self.n_resources)
+        check_int(self.max_duration, "max_duration", low=1)
+        rate = check_real(self.arrival_rate, "arrival_rate")
+        if not 0 < rate <= 1:
+            raise ValueError(f"arrival_rate must lie in (0, 1], got {self.arrival_rate!r}")
 
     @property
     def properties(self) -> InputProperties:
@@ -228,6 +271,13 @@ class KnownIIDBipartite:
     n_arrivals: int
     degree: int = 3
     graph_seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_int(self.n_resources, "n_resources", low=1, high=MAX_RESOURCES)
+        check_int(self.n_types, "n_types", low=1, high=MAX_REQUESTS)
+        check_int(self.n_arrivals, "n_arrivals", low=0, high=MAX_ARRIVALS)
+        check_int(self.degree, "degree", low=1)
+        check_int(self.graph_seed, "graph_seed", low=0)
 
     @property
     def properties(self) -> InputProperties:

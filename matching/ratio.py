@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from matching import _validate as v
 from matching.arrivals import ArrivalSequence
 from matching.driver import simulate
 from matching.guarantees import InputProperties, guarantee_for
@@ -147,9 +148,16 @@ class RatioReport:
         ``mean_alg_opt`` is the mean of the per-trial ratios ALG/OPT (with its CI and the
         worst trial); ``alg_opt_of_means`` is the ratio of the means, mean ALG / mean OPT,
         the figure most published tables give. Likewise for LP.
+
+        Raises
+        ------
+        ValueError
+            When the report has no trials (there is nothing to summarise).
         """
         if not self.trials:
-            raise ValueError(f"no trials recorded for policy {self.policy!r}")
+            raise ValueError(
+                f"the report of policy {self.policy!r} on {self.family} has no trials to summarise"
+            )
         out: dict[str, Any] = {
             "policy": self.policy,
             "family": self.family,
@@ -170,7 +178,7 @@ class RatioReport:
         return out
 
     def table(self) -> str:
-        """One-line-per-statistic text table."""
+        """One-line-per-statistic text table (a report without trials raises ValueError)."""
         s = self.summary()
         lines = [f"policy {self.policy} on {self.family}, {s['trials']} trials"]
         for name in ("opt", "lp"):
@@ -351,7 +359,9 @@ def _named(
         named = dict(policies)
     elif isinstance(policies, Sequence) and not isinstance(policies, str):
         named = {}
-        for p in policies:
+        for i, p in enumerate(policies):
+            if not isinstance(p, OnlinePolicy):
+                raise TypeError(f"policies[{i}] must be an OnlinePolicy, got {p!r}")
             name = getattr(p, "name", None)
             if name in named:
                 raise ValueError(f"two policies are named {name!r}; pass a dict of labels")
@@ -392,7 +402,9 @@ def compare_policies(
         ``family(rng) -> ArrivalSequence``; must be picklable for the process and Ray
         executors (the classes of :mod:`matching.online_families` are).
     trials : int
+        At least 1.
     seed : int, default 0
+        A non-negative int.
     executor : {"local", "process", "ray"}
         ``"ray"`` runs each trial as a Ray task (``ray.init(address=ray_address)`` when an
         address is given, a local Ray otherwise); install the ``ray`` extra.
@@ -401,7 +413,8 @@ def compare_policies(
     with_lp : bool, default True
         Also compute the LP bound of every input.
     opt_time_limit : float, optional
-        Per-trial limit of the exact solve; where it stops early the proven *bound*
+        Per-trial limit of the exact solve, in seconds (at most
+        :data:`matching.MAX_TIME_LIMIT`); where it stops early the proven *bound*
         stands in for OPT (so ALG/OPT stays a lower estimate) and ``opt_optimal`` is False.
     progress : bool, optional
         Show a progress bar on standard error (default: 50 trials or more and standard
@@ -432,14 +445,16 @@ def compare_policies(
     'ALG/OPT >= 1/2 = 0.500 (groups of <= 1)'
     """
     named = _named(policies)
-    if executor not in EXECUTORS:
+    if not isinstance(executor, str) or executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; choose one of {EXECUTORS}")
-    if isinstance(trials, bool) or not isinstance(trials, int | np.integer):
-        raise TypeError(f"trials must be an int, got {trials!r}")
-    if trials < 1:
-        raise ValueError(f"trials must be positive, got {trials}")
-    if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    trials = v.check_int(trials, "trials", low=1)
+    seed = v.check_int(seed, "seed", low=0)
+    if workers is not None:
+        v.check_int(workers, "workers", low=1)
+    v.check_bool(with_lp, "with_lp")
+    v.check_time_limit(opt_time_limit, "opt_time_limit")
+    if progress is not None:
+        v.check_bool(progress, "progress")
     if not callable(family) or isinstance(family, str):
         raise TypeError(f"family must be callable (rng -> ArrivalSequence), got {family!r}")
     declared = _declared_properties(family)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from matching._intervals import overloaded, peak_loads
+from matching._validate import check_real, check_type
 from matching.model import Instance
 
 __all__ = ["InfeasibleMatchingError", "MatchingResult", "Status"]
@@ -146,6 +147,9 @@ class MatchingResult:
         ------
         InfeasibleMatchingError
             Naming the first violated constraint.
+        TypeError, ValueError
+            When ``instance`` is not a :class:`~matching.Instance` or ``tol`` is not a
+            non-negative number.
 
         Examples
         --------
@@ -154,6 +158,8 @@ class MatchingResult:
         >>> matching.solve(inst).check(inst)
         True
         """
+        check_type(instance, Instance, "instance", "a matching.Instance")
+        tol = check_real(tol, "tol", low=0.0)
         fail = InfeasibleMatchingError
         stated = float(self.stats.get("feasibility_tolerance", 0.0))
         tol = max(tol, stated)

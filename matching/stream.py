@@ -487,8 +487,11 @@ class OnlineMatcher:
             return False
         if self._exact[r] and _exact_decimal(load):  # exact on both sides
             return load <= self._remaining[r]
-        free = Fraction(float(self._remaining[r])) if self._exact[r] else self._free[r]
-        return decimal_value(load) <= free
+        return decimal_value(load) <= self._free_exactly(r)
+
+    def _free_exactly(self, r: int) -> Fraction:
+        """Resource ``r``'s free capacity, exactly."""
+        return Fraction(float(self._remaining[r])) if self._exact[r] else self._free[r]
 
     # ------------------------------------------------------------------ arrivals
     def _arrival(
@@ -610,18 +613,11 @@ class OnlineMatcher:
             self._record(decision)
             return decision
         if self._is_taken(arrival):
-            pairs = zip(arrival.requests, arrival.request_index, strict=True)
-            q = next(q for q, i in pairs if self._served[i])
-            raise PolicyError(
-                f"group {arrival.index}, edge {edge}: request {q!r} is already served"
-            )
+            raise _already_served(arrival, edge, self._served.__getitem__)
         r = int(arrival.resources[edge])
         load = float(arrival.loads[edge])
         if not self._fits(r, load):
-            raise PolicyError(
-                f"group {arrival.index}, edge {edge}: resource {r} has "
-                f"{self._remaining[r]:.6g} free, needs {load:.6g}"
-            )
+            raise _no_room(arrival, edge, r, float(self._remaining[r]), load)
         self._served[list(arrival.request_index)] = True
         self._view.mark_served(list(arrival.request_index))
         self._hold(r, load)
@@ -788,7 +784,47 @@ class OnlineMatcher:
             raise PolicyError(
                 f"choose_batch must return one edge per group ({len(arrivals)}), got {size}"
             )
-        return [self._commit(a, e, time) for a, e in zip(arrivals, answer, strict=True)]
+        edges = self._check_batch(arrivals, answer)
+        return [self._commit(a, e, time) for a, e in zip(arrivals, edges, strict=True)]
+
+    def _check_batch(self, arrivals: list[Arrival], answer: Sequence[Any]) -> list[int]:
+        """Check a whole batch answer on a copy of the state before committing any of it.
+
+        Mirrors :meth:`_commit` (same answers refused, same messages), so a bad answer
+        for a later group leaves the earlier groups of the batch undecided.
+        """
+        edges = [self._check_answer(e, a) for a, e in zip(arrivals, answer, strict=True)]
+        served: set[int] = set()
+        free: dict[int, Fraction] = {}  # exact free capacity after the batch's earlier picks
+        for arrival, edge in zip(arrivals, edges, strict=True):
+            if edge < 0:
+                continue
+
+            def taken(i: int) -> bool:
+                return bool(self._served[i]) or i in served
+
+            if any(taken(i) for i in arrival.request_index):
+                raise _already_served(arrival, edge, taken)
+            r = int(arrival.resources[edge])
+            load = float(arrival.loads[edge])
+            left = free[r] if r in free else self._free_exactly(r)
+            if decimal_value(load) > left:
+                raise _no_room(arrival, edge, r, float(left), load)
+            free[r] = left - decimal_value(load)
+            served.update(arrival.request_index)
+        return edges
+
+
+def _already_served(arrival: Arrival, edge: int, taken: Any) -> PolicyError:
+    pairs = zip(arrival.requests, arrival.request_index, strict=True)
+    q = next(q for q, i in pairs if taken(i))
+    return PolicyError(f"group {arrival.index}, edge {edge}: request {q!r} is already served")
+
+
+def _no_room(arrival: Arrival, edge: int, r: int, free: float, load: float) -> PolicyError:
+    return PolicyError(
+        f"group {arrival.index}, edge {edge}: resource {r} has {free:.6g} free, needs {load:.6g}"
+    )
 
 
 def type_name(obj: object) -> str:

@@ -20,11 +20,15 @@ from fractions import Fraction
 
 import numpy as np
 
+from matching._validate import check_int
 from matching.model import Instance
 
 __all__ = [
+    "MAX_N",
     "AdversaryResult",
+    "estimated_seconds",
     "expected_alg",
+    "search_plan",
     "instance_from_adjacency",
     "maximum_matching",
     "search",
@@ -32,6 +36,17 @@ __all__ = [
 ]
 
 POLICIES = ("greedy", "ranking")
+METHODS = ("auto", "exhaustive", "local")
+
+#: Largest ``n`` searched: local search draws adjacency rows as 64-bit numpy integers
+#: below ``2**n``.
+MAX_N = 63
+
+# Rough costs in seconds, measured on one core of the development machine and rounded
+# up: one greedy pass over ``n`` arrivals, one maximum matching, one relabelling tried.
+_PASS_S = (0.35e-6, 0.012e-6)  # a + b n^2
+_MATCHING_S = 0.5e-6  # x n^2
+_RELABEL_S = (1e-6, 0.08e-6)  # a + b n^2
 
 
 def maximum_matching(adj: tuple[int, ...], n: int) -> int:
@@ -138,13 +153,17 @@ class AdversaryResult:
         return instance_from_adjacency(self.adjacency, self.n)
 
     def isomorphic_to(self, other: tuple[int, ...]) -> bool:
-        """Whether some worst input equals ``other`` up to relabelling resources."""
-        targets = set()
-        for perm in itertools.permutations(range(self.n)):
-            targets.add(
-                tuple(sum(1 << perm[r] for r in range(self.n) if m >> r & 1) for m in other)
-            )
-        return any(adj in targets for adj in self.worst)
+        """Whether some worst input equals ``other`` up to relabelling resources.
+
+        Tries the ``n!`` relabellings one at a time (stopping at the first match), so
+        memory stays that of the worst inputs; see :func:`estimated_seconds`.
+        """
+        worst = set(self.worst)
+        n = self.n
+        for perm in itertools.permutations(range(n)):
+            if tuple(sum(1 << perm[r] for r in range(n) if m >> r & 1) for m in other) in worst:
+                return True
+        return False
 
 
 def search(
@@ -162,15 +181,25 @@ def search(
     ----------
     policy : {"greedy", "ranking"}
     n : int
+        ``1 .. MAX_N`` (63). The search's cost grows fast with ``n`` (``n!`` rankings
+        per input for RANKING, ``2^(n^2)`` inputs when exhaustive): see
+        :func:`estimated_seconds` before large runs.
     method : {"auto", "exhaustive", "local"}
         ``auto``: exhaustive when ``2^(n^2)`` inputs are few enough (``n <= 4`` for
         greedy, ``n <= 3`` for RANKING), local search otherwise.
     restarts, steps, seed
-        Local search budget: random starting graphs, edge flips tried per restart.
+        Local search budget: random starting graphs, edge flips tried per restart
+        (non-negative ints); the seed of the starting graphs and flips.
 
     Returns
     -------
     AdversaryResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        On an unknown policy or method, or ``n``, ``restarts``, ``steps`` or ``seed``
+        that is not an int in its range, naming it.
 
     Examples
     --------
@@ -178,17 +207,81 @@ def search(
     >>> res.ratio, res.isomorphic_to(upper_triangular_adjacency(3))
     (Fraction(13, 18), True)
     """
-    if policy not in POLICIES:
-        raise ValueError(f"unknown policy {policy!r}; choose one of {POLICIES}")
-    if n < 1:
-        raise ValueError(f"n must be positive, got {n}")
-    if method == "auto":
-        method = "exhaustive" if n <= (4 if policy == "greedy" else 3) else "local"
+    method = _check_search(policy, n, method, restarts, steps, seed)
     if method == "exhaustive":
         return _exhaustive(policy, n)
-    if method == "local":
-        return _local(policy, n, restarts, steps, seed)
-    raise ValueError(f"unknown method {method!r}; choose auto, exhaustive or local")
+    return _local(policy, n, restarts, steps, seed)
+
+
+def _check_search(
+    policy: object, n: object, method: object, restarts: object, steps: object, seed: object
+) -> str:
+    """Check the arguments of :func:`search`; return the method ``auto`` stands for."""
+    if not isinstance(policy, str) or policy not in POLICIES:
+        raise ValueError(f"unknown policy {policy!r}; choose one of {POLICIES}")
+    size = check_int(n, "n", low=1, high=MAX_N)
+    if not isinstance(method, str) or method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose auto, exhaustive or local")
+    check_int(restarts, "restarts", low=0)
+    check_int(steps, "steps", low=0)
+    check_int(seed, "seed", low=0)
+    if method == "auto":
+        return "exhaustive" if size <= (4 if policy == "greedy" else 3) else "local"
+    return method
+
+
+def search_plan(
+    policy: str, n: int, *, method: str = "auto", restarts: int = 20, steps: int = 400
+) -> tuple[str, int]:
+    """Return the method :func:`search` would run and how many inputs it examines.
+
+    Examples
+    --------
+    >>> search_plan("ranking", 9)
+    ('local', 8421)
+    >>> search_plan("greedy", 3)
+    ('exhaustive', 512)
+    """
+    method = _check_search(policy, n, method, restarts, steps, 0)
+    if method == "exhaustive":
+        return method, 2 ** (n * n)
+    return method, (restarts + 1) * (steps + 1)
+
+
+def estimated_seconds(
+    policy: str,
+    n: int,
+    *,
+    method: str = "auto",
+    restarts: int = 20,
+    steps: int = 400,
+    relabellings: bool = False,
+) -> float:
+    """Estimate the seconds :func:`search` takes (one core, order of magnitude).
+
+    Counts the inputs examined (``2^(n^2)`` exhaustive, ``(restarts + 1)(steps + 1)``
+    local), the policy runs per input (1 for greedy, ``n!`` rankings for RANKING) and
+    one maximum matching each; with ``relabellings`` also the ``n!`` relabellings that
+    :meth:`AdversaryResult.isomorphic_to` may try. Checks the arguments like
+    :func:`search`. Returns ``inf`` when the count overflows a float.
+
+    Examples
+    --------
+    >>> estimated_seconds("greedy", 4) < 1
+    True
+    >>> estimated_seconds("ranking", 9) > 3600
+    True
+    """
+    _, count = search_plan(policy, n, method=method, restarts=restarts, steps=steps)
+    try:
+        inputs = float(count)
+        runs = float(math.factorial(n)) if policy == "ranking" else 1.0
+        seconds = inputs * (runs * (_PASS_S[0] + _PASS_S[1] * n * n) + _MATCHING_S * n * n)
+        if relabellings:
+            seconds += float(math.factorial(n)) * (_RELABEL_S[0] + _RELABEL_S[1] * n * n)
+    except OverflowError:
+        return math.inf
+    return seconds
 
 
 def _exhaustive(policy: str, n: int) -> AdversaryResult:

@@ -12,6 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from matching._validate import check_int, check_type
 from matching.families import random_groups
 from matching.model import Instance
 from matching.online_families import KADReusable
@@ -86,12 +87,12 @@ def build_certificate(
     policy : {"ranking", "greedy", "lp-attenuate"}
     n : int, optional
         RANKING's graph size; the number of resources of the generated greedy
-        instance or attenuation model. Defaults to :data:`DEFAULT_SIZE`.
+        instance or attenuation model (at least 1). Defaults to :data:`DEFAULT_SIZE`.
     k : int, optional
-        Largest group (greedy: default 1, or the given instance's largest group;
-        lp-attenuate: default 2).
+        Largest group, at least 1 (greedy: default 1, or the given instance's largest
+        group; lp-attenuate: default 2).
     seed : int
-        Seed of the generated instance or model.
+        Seed of the generated instance or model (non-negative).
     gamma : Fraction
         LP sample-and-attenuate's target acceptance.
     instance : Instance, optional
@@ -103,10 +104,17 @@ def build_certificate(
     >>> cert.check.value, bool(cert.verify())
     ('dual fitting', True)
     """
-    if policy not in POLICIES:
+    if not isinstance(policy, str) or policy not in POLICIES:
         raise ValueError(f"unknown policy {policy!r}; choose one of {POLICIES}")
-    if instance is not None and policy != "greedy":
-        raise ValueError("an instance can only be given for the greedy certificate")
+    if n is not None:
+        check_int(n, "n", low=1)
+    if k is not None:
+        check_int(k, "k", low=1)
+    check_int(seed, "seed", low=0)
+    if instance is not None:
+        check_type(instance, Instance, "instance", "a matching.Instance or None")
+        if policy != "greedy":
+            raise ValueError("an instance can only be given for the greedy certificate")
     size = DEFAULT_SIZE[policy] if n is None else n
     if policy == "ranking":
         return ranking_certificate(size)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from matching._validate import MAX_REQUESTS, check_int
 from matching.families import as_generator
 
 __all__ = ["PROFILES", "LLMRequests", "TraceProfile", "load_azure_trace", "synthetic_requests"]
@@ -77,7 +78,7 @@ def synthetic_requests(
     Parameters
     ----------
     n : int
-        Number of requests.
+        Number of requests, ``0 .. 10**8`` (:data:`matching.MAX_REQUESTS`).
     profile : {"azure-conv", "azure-code"}
         Which fitted trace to imitate (see :data:`PROFILES`).
     seed : int or numpy.random.Generator, default 0
@@ -95,10 +96,9 @@ def synthetic_requests(
     >>> int(reqs.output_tokens.max()) <= 1000
     True
     """
-    if profile not in PROFILES:
+    n = check_int(n, "n", low=0, high=MAX_REQUESTS)
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
-    if n < 0:
-        raise ValueError(f"n must be non-negative, got {n}")
     p = PROFILES[profile]
     rng = as_generator(seed)
     arrival = np.cumsum(rng.exponential(1.0 / p.rate_per_s, size=n))
@@ -117,13 +117,21 @@ def load_azure_trace(path: str | os.PathLike[str]) -> LLMRequests:
     FileNotFoundError
         If ``path`` does not exist.
     ValueError
-        If a column is missing or a row does not parse; the message names the row.
+        If the file is not UTF-8 text, a column is missing, a row does not parse or a
+        token count is negative; the message names the path and the line.
     """
     path = Path(path)
+    try:
+        return _read_trace(path)
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason}); expected a CSV trace") from None
+
+
+def _read_trace(path: Path) -> LLMRequests:
     stamps: list[float] = []
     prompt: list[int] = []
     output: list[int] = []
-    with path.open(newline="") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         need = {"TIMESTAMP", "ContextTokens", "GeneratedTokens"}
         if reader.fieldnames is None or not need <= set(reader.fieldnames):
@@ -134,11 +142,15 @@ def load_azure_trace(path: str | os.PathLike[str]) -> LLMRequests:
                 # Timestamps carry 7 fractional digits; datetime takes at most 6.
                 head, _, frac = stamp.partition(".")
                 moment = datetime.fromisoformat(head).timestamp() + float(f"0.{frac or 0}")
-                stamps.append(moment)
-                prompt.append(int(row["ContextTokens"]))
-                output.append(int(row["GeneratedTokens"]))
+                tokens = {key: int(row[key]) for key in ("ContextTokens", "GeneratedTokens")}
             except (TypeError, ValueError) as exc:
                 raise ValueError(f"{path}, line {line}: {exc}") from None
+            for key, count in tokens.items():
+                if count < 0:
+                    raise ValueError(f"{path}, line {line}: {key} = {count} is negative")
+            stamps.append(moment)
+            prompt.append(tokens["ContextTokens"])
+            output.append(tokens["GeneratedTokens"])
     arrival = np.asarray(stamps)
     if arrival.size:
         arrival = arrival - arrival.min()

@@ -70,7 +70,7 @@ def test_defaults_infer_sizes():
         ([[0]], [(0, 0)], {}, r"edges\[0\] has 2 fields"),
         ([[0]], [(0, 0, 1.0, 1, 2.0), (0, 0, 1.0)], {}, "duration on every edge"),
         ([[0]], [(0, 0, 1.0)], {"capacity": [1], "n_resources": 2}, "disagrees"),
-        ([[0]], [(0, 0, 1.0)], {"n_requests": -1}, "n_requests must be non-negative"),
+        ([[0]], [(0, 0, 1.0)], {"n_requests": -1}, "n_requests must be at least 0, got -1"),
     ],
 )
 def test_validation_names_field_and_index(groups, edges, kwargs, pattern):
@@ -82,7 +82,7 @@ def test_validation_names_field_and_index(groups, edges, kwargs, pattern):
     ("groups", "edges", "pattern"),
     [
         ([[0.5]], [(0, 0, 1.0)], r"groups\[0\]\[0\] = 0.5 is not an integer id"),
-        ([[0]], [(0, 0, "heavy")], "edge_weight must hold real numbers"),
+        ([[0]], [(0, 0, "heavy")], "edge_weight\\[0\\] = .heavy. is a str, not a number"),
         ("abc", [(0, 0, 1.0)], "groups must be a sequence"),
         ([[0]], [(0.5, 0, 1.0)], "edge_resource"),
     ],

@@ -635,7 +635,7 @@ def test_report_gives_mean_of_ratios_and_ratio_of_means_by_name():
     assert abs(s["mean_alg_opt"] - s["alg_opt_of_means"]) > 1e-6  # two different figures
     assert "mean ALG / mean OPT" in report.table()
     empty = matching.ratio.RatioReport(policy="greedy", family="none")
-    with pytest.raises(ValueError, match="no trials recorded for policy 'greedy'"):
+    with pytest.raises(ValueError, match="the report of policy 'greedy' on none has no trials"):
         empty.table()
 
 

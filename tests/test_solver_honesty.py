@@ -289,3 +289,13 @@ def test_cpsat_is_exact_on_large_loads_with_decimal_parts(inst):
     assert_honest(inst, res)
     assert res.status is OPTIMAL
     assert res.value == brute_force_optimum(inst)
+
+
+@pytest.mark.parametrize("weights", [[5e-324, 1.0 / 3], [5e-324], [1e-310, 2e-310]])
+def test_subnormal_weights_scale_to_a_finite_scale(weights):
+    scaling = scale_weights(np.array(weights))
+    assert np.isfinite(scaling.scale) and scaling.scale > 0
+    # the rounding left over is covered by the slack, so the bound stays valid
+    assert scaling.upper_bound(Fraction(int(scaling.integers.clip(0).sum()))) >= sum(
+        w for w in weights if w > 0
+    )
