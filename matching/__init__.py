@@ -16,16 +16,26 @@ Examples
 3.0
 """
 
-from matching._validate import MAX_REQUESTS, MAX_RESOURCES, MAX_TIME_LIMIT
+from matching._validate import (
+    MAX_ABS_WEIGHT,
+    MAX_REQUESTS,
+    MAX_RESOURCES,
+    MAX_TIME_LIMIT,
+    MIN_ABS_WEIGHT,
+    OBJECTIVES,
+)
 from matching.model import Instance
 from matching.offline import METHODS, solve
 from matching.result import InfeasibleMatchingError, MatchingResult, Status
 
 __all__ = [
+    "MAX_ABS_WEIGHT",
     "MAX_REQUESTS",
     "MAX_RESOURCES",
     "MAX_TIME_LIMIT",
     "METHODS",
+    "MIN_ABS_WEIGHT",
+    "OBJECTIVES",
     "InfeasibleMatchingError",
     "Instance",
     "MatchingResult",

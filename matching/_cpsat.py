@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from dataclasses import dataclass
@@ -13,18 +14,20 @@ import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
 from matching._greedy import greedy_edges
-from matching._scaling import CPSAT_SUM_LIMIT, scale_exactly, scale_weights
+from matching._scaling import CPSAT_SUM_LIMIT, WeightScaling, scale_exactly, scale_weights
 from matching.model import Instance
 from matching.result import Status
 
 __all__ = ["CpSatOutcome", "default_workers", "solve_cpsat"]
 
+_EPS = float(np.finfo(np.float64).eps)
+
 
 @dataclass(frozen=True)
 class CpSatOutcome:
-    """Chosen edges, proven bound on the true weights, status and statistics."""
+    """Chosen edges (None: no matching found), proven bound, status and statistics."""
 
-    edges: np.ndarray
+    edges: np.ndarray | None
     bound: float
     status: Status
     stats: dict[str, Any]
@@ -41,9 +44,12 @@ def default_workers() -> int:
     return cores if cores >= 8 else 1
 
 
-def _candidate_edges(instance: Instance, load: np.ndarray, cap: np.ndarray) -> np.ndarray:
-    """Edges that can be in an optimal matching: positive weight, load within capacity."""
-    return np.flatnonzero((instance.edge_weight > 0) & (load <= cap[instance.edge_resource]))
+def _candidate_edges(
+    instance: Instance, weights: np.ndarray, load: np.ndarray, cap: np.ndarray, serve_all: bool
+) -> np.ndarray:
+    """Return the edges that fit their capacity (with positive weight unless serve_all)."""
+    fits = load <= cap[instance.edge_resource]
+    return np.flatnonzero(fits if serve_all else fits & (weights > 0))
 
 
 def _row_totals(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -63,9 +69,20 @@ def _row_totals(ptr: np.ndarray, values: np.ndarray) -> np.ndarray:
     return total
 
 
+def _add_request_rows(proto: Any, rows: sp.csr_array, serve_all: bool) -> int:
+    """At most one (exactly one with ``serve_all``) chosen edge per request; return how many."""
+    ptr, idx = rows.indptr, rows.indices
+    sizes = np.diff(ptr)
+    needed = np.flatnonzero(sizes >= 0 if serve_all else sizes >= 2)
+    for q in needed.tolist():
+        constraint = proto.constraints.add()
+        literals = constraint.exactly_one if serve_all else constraint.at_most_one
+        literals.literals.extend(idx[ptr[q] : ptr[q + 1]].tolist())
+    return int(needed.size)
+
+
 def _add_capacity_rows(
-    model: cp_model.CpModel,
-    xs: list[cp_model.IntVar],
+    proto: Any,
     rows: sp.csr_array,
     load: np.ndarray,
     cap: np.ndarray,
@@ -79,10 +96,11 @@ def _add_capacity_rows(
     total = _row_totals(ptr, load[idx])
     over = np.flatnonzero(total > cap)
     for row in over.tolist():
-        members = idx[ptr[row] : ptr[row + 1]].tolist()
+        members = idx[ptr[row] : ptr[row + 1]]
         loads = load[members]
+        constraint = proto.constraints.add()
         if cap[row] < 2 * loads.min():
-            model.add_at_most_one([xs[i] for i in members])  # no two fit together
+            constraint.at_most_one.literals.extend(members.tolist())  # no two fit together
             continue
         if total[row] >= CPSAT_SUM_LIMIT:
             raise ValueError(
@@ -90,10 +108,10 @@ def _add_capacity_rows(
                 "integers they sum to 2**62 or more, beyond safe int64 arithmetic. "
                 "Use method='mip'."
             )
-        model.add(
-            cp_model.LinearExpr.weighted_sum([xs[i] for i in members], loads.tolist())
-            <= int(cap[row])
-        )
+        linear = constraint.linear
+        linear.vars.extend(members.tolist())
+        linear.coeffs.extend(loads.tolist())
+        linear.domain.extend([0, int(cap[row])])
     return int(over.size)
 
 
@@ -110,6 +128,14 @@ def _objective_bound(solver: cp_model.CpSolver, model: cp_model.CpModel) -> Frac
     return factor * (inner + Fraction(objective.offset))
 
 
+def _rounding_tolerance(weights: np.ndarray, scaling: WeightScaling) -> float:
+    """Return the most by which a scaled optimum can miss the true one, rounded up."""
+    residue = np.abs(weights - scaling.integers / scaling.scale)
+    spread = float(np.abs(weights).sum())
+    total = scaling.slack + float(residue.sum()) + (weights.size + 4) * _EPS * spread
+    return math.nextafter(total, math.inf) if total > 0 else 0.0
+
+
 def solve_cpsat(
     instance: Instance,
     *,
@@ -119,45 +145,53 @@ def solve_cpsat(
     log: bool = False,
     hint: bool = True,
     capacity_rows: tuple[sp.csr_array, np.ndarray] | None = None,
+    weights: np.ndarray | None = None,
+    serve_all: bool = False,
 ) -> CpSatOutcome:
     """Solve the matching IP with CP-SAT (see :func:`matching.solve`).
 
     ``capacity_rows`` replaces the per-resource capacity constraints by the rows of a
     (rows x edges) matrix of loads and their capacities; each row must only hold edges
     of one resource and have that resource's capacity (time-expanded models).
+    ``weights`` (default the instance's) are maximised; ``serve_all`` makes every
+    request's row an equality (then ``edges`` is None when no matching was found).
+    ``time_limit`` covers building the model too. The model is written into CP-SAT's
+    proto from arrays, without a Python object per variable.
     """
     start = time.perf_counter()
+    weights = instance.edge_weight if weights is None else np.asarray(weights, np.float64)
     rows, row_cap = capacity_rows or (instance.resource_edges, instance.capacity)
     load_scale, (load, cap, row_cap) = scale_exactly(
         {"edge_load": instance.edge_load, "capacity": instance.capacity, "capacity row": row_cap},
         "loads and capacities",
     )
-    cand = _candidate_edges(instance, load, cap)
-    weights = scale_weights(instance.edge_weight[cand])
+    cand = _candidate_edges(instance, weights, load, cap, serve_all)
+    scaled = scale_weights(weights[cand])
 
     model = cp_model.CpModel()
-    xs = [model.new_bool_var("") for _ in range(cand.size)]
-    request_rows = instance.request_edges[:, cand].tocsr() if cand.size else None
-    n_request_rows = 0
-    if request_rows is not None:
-        ptr, idx = request_rows.indptr, request_rows.indices
-        for q in np.flatnonzero(np.diff(ptr) >= 2).tolist():
-            model.add_at_most_one([xs[i] for i in idx[ptr[q] : ptr[q + 1]].tolist()])
-            n_request_rows += 1
+    proto = model.proto
+    if cand.size:
+        proto.merge_text_format("variables { domain: [0, 1] } " * cand.size)
+    n_request_rows = _add_request_rows(
+        proto, sp.csr_array(instance.request_edges[:, cand]), serve_all
+    )
     n_resource_rows = 0
     if cand.size:
         n_resource_rows = _add_capacity_rows(
-            model, xs, sp.csr_array(rows[:, cand]), load[cand], row_cap
+            proto, sp.csr_array(rows[:, cand]), load[cand], row_cap
         )
-    model.maximize(cp_model.LinearExpr.weighted_sum(xs, weights.integers.tolist()))
-    incumbent = greedy_edges(instance)
+    objective = proto.objective  # CP-SAT minimises: maximise w x as -(min -w x)
+    objective.vars.extend(range(cand.size))
+    objective.coeffs.extend((-scaled.integers).tolist())
+    objective.scaling_factor = -1.0
+    incumbent = greedy_edges(instance, weights=weights)
     if hint and cand.size:
         position = np.full(instance.n_edges, -1, dtype=np.int64)
         position[cand] = np.arange(cand.size)
-        chosen = np.zeros(cand.size, dtype=bool)
-        chosen[position[incumbent]] = True
-        for var, value in zip(xs, chosen.tolist(), strict=True):
-            model.add_hint(var, value)
+        chosen = np.zeros(cand.size, dtype=np.int64)
+        chosen[position[incumbent]] = 1
+        proto.solution_hint.vars.extend(range(cand.size))
+        proto.solution_hint.values.extend(chosen.tolist())
     build_time = time.perf_counter() - start
 
     solver = cp_model.CpSolver()
@@ -170,28 +204,35 @@ def solve_cpsat(
         params.linearization_level = 2
         params.cp_model_probing_level = 0
     if time_limit is not None:
-        params.max_time_in_seconds = float(time_limit)
+        params.max_time_in_seconds = max(float(time_limit) - build_time, 1e-3)
     params.log_search_progress = bool(log)
     code = solver.solve(model)
     solve_time = time.perf_counter() - start - build_time
 
+    edges: np.ndarray | None
     if code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         values = np.asarray(solver.response_proto.solution, dtype=np.int64)[: cand.size]
         edges = cand[values > 0]
-    else:
-        edges = incumbent  # CP-SAT found nothing in time: keep the greedy matching
+    else:  # CP-SAT found nothing in time: keep the greedy matching
+        edges = None if serve_all else incumbent
     if code == cp_model.OPTIMAL:
         status = Status.OPTIMAL
     elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN):
         status = Status.TIME_LIMIT
+    elif code == cp_model.INFEASIBLE and serve_all:
+        status = Status.INFEASIBLE
     else:
         status = Status.INFEASIBLE_INPUT
-    if cand.size == 0:
+    if cand.size == 0 and not serve_all:
         bound = 0.0
     elif code in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        bound = weights.upper_bound(_objective_bound(solver, model))
+        bound = scaled.upper_bound(_objective_bound(solver, model))
     else:
-        bound = float("inf")  # no solution, no proven bound
+        bound = math.inf  # no solution, no proven bound
+    tolerance = _rounding_tolerance(weights[cand], scaled)
+    if status is Status.OPTIMAL and edges is not None:
+        if not bound - float(weights[edges].sum()) <= tolerance:
+            status = Status.FEASIBLE  # the claim fails the check on the true weights
     stats = {
         "solver": "CP-SAT",
         "solver_status": solver.status_name(code),
@@ -200,8 +241,9 @@ def solve_cpsat(
         "n_variables": int(cand.size),
         "n_request_constraints": n_request_rows,
         "n_resource_constraints": n_resource_rows,
-        "weight_scale": weights.scale,
-        "weight_rounding_slack": weights.slack,
+        "weight_scale": scaled.scale,
+        "weight_rounding_slack": scaled.slack,
+        "optimality_tolerance": tolerance,
         "load_scale": load_scale,
         "threads": params.num_workers,
     }

@@ -11,25 +11,32 @@ __all__ = ["GREEDY_KEYS", "greedy_edges"]
 GREEDY_KEYS = ("weight", "density")
 
 
-def greedy_edges(instance: Instance, key: str = "weight") -> np.ndarray:
+def greedy_edges(
+    instance: Instance, key: str = "weight", weights: np.ndarray | None = None
+) -> np.ndarray:
     """Return the edges chosen by the greedy rule.
 
     Edges are scanned by decreasing ``weight`` (or ``weight / load`` for
     ``key="density"``; zero-load edges first), ties broken by edge index. An edge is
     kept when its weight is positive, none of its group's requests is served yet and its
     resource has room for its load. For unit loads and groups of at most ``k`` requests
-    the result is at least ``1 / (k + 1)`` of the optimum.
+    the result is at least ``1 / (k + 1)`` of the optimum. ``weights`` replaces
+    ``instance.edge_weight`` (the sign-flipped weights of a minimisation).
     """
     if key not in GREEDY_KEYS:
         raise ValueError(f"greedy key must be one of {GREEDY_KEYS}, got {key!r}")
-    weight = instance.edge_weight
+    weight = instance.edge_weight if weights is None else weights
     load = instance.edge_load
     if key == "weight":
         score = weight
     else:
         with np.errstate(divide="ignore"):
             score = np.where(load > 0, weight / np.where(load > 0, load, 1.0), np.inf)
-    candidates = instance.servable_edges
+    if weights is None:
+        candidates = instance.servable_edges
+    else:
+        fits = load <= instance.capacity[instance.edge_resource]
+        candidates = np.flatnonzero((weight > 0) & fits)
     order = candidates[np.argsort(-score[candidates], kind="stable")]
     remaining = instance.capacity.astype(np.float64).tolist()
     served = bytearray(instance.n_requests)

@@ -19,9 +19,12 @@ import numpy as np
 
 __all__ = [
     "INT32_MAX",
+    "MAX_ABS_WEIGHT",
     "MAX_REQUESTS",
     "MAX_RESOURCES",
     "MAX_TIME_LIMIT",
+    "MIN_ABS_WEIGHT",
+    "OBJECTIVES",
     "as_index_array",
     "as_real_array",
     "check_bool",
@@ -34,6 +37,7 @@ __all__ = [
     "check_solve_arguments",
     "check_time_limit",
     "check_type",
+    "check_weight_range",
     "groups_to_csr",
     "is_real",
 ]
@@ -49,6 +53,17 @@ MAX_RESOURCES = 10**8
 #: Longest time limit :func:`matching.solve` accepts, in seconds (about 116 days);
 #: ``None`` means no limit.
 MAX_TIME_LIMIT = 1e7
+
+#: Smallest magnitude of a non-zero edge weight :func:`matching.solve` accepts. Weights
+#: from ``MIN_ABS_WEIGHT`` to :data:`MAX_ABS_WEIGHT` (and zero) scale by one power of two
+#: into ``[2**-666, 1)`` without rounding, so every back end sees the instance exactly.
+MIN_ABS_WEIGHT = 1e-100
+
+#: Largest magnitude of an edge weight :func:`matching.solve` accepts.
+MAX_ABS_WEIGHT = 1e100
+
+#: Objective senses of :func:`matching.solve`.
+OBJECTIVES = ("max", "min")
 
 #: Largest seed and thread count the solver back ends take (32-bit parameters).
 INT32_MAX = 2**31 - 1
@@ -468,6 +483,27 @@ def groups_to_csr(groups: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarr
 
 
 # ---------------------------------------------------------------- solve arguments
+def check_weight_range(weights: np.ndarray) -> None:
+    """Refuse a weight outside ``MIN_ABS_WEIGHT <= |w| <= MAX_ABS_WEIGHT`` (zero is allowed).
+
+    Examples
+    --------
+    >>> check_weight_range(np.array([0.0, -2.5, 1e99]))
+    >>> check_weight_range(np.array([1.0, 1e-200]))
+    Traceback (most recent call last):
+    ...
+    ValueError: edge 1 has weight 1e-200, outside the supported range 1e-100 <= |weight| <= 1e+100 (or 0); rescale the weights
+    """  # noqa: E501
+    magnitude = np.abs(np.asarray(weights, dtype=np.float64))
+    bad = (magnitude > MAX_ABS_WEIGHT) | ((magnitude < MIN_ABS_WEIGHT) & (magnitude > 0))
+    if bad.any():
+        e = _first(bad)
+        raise ValueError(
+            f"edge {e} has weight {weights[e].item()!r}, outside the supported range "
+            f"{MIN_ABS_WEIGHT:g} <= |weight| <= {MAX_ABS_WEIGHT:g} (or 0); rescale the weights"
+        )
+
+
 def check_solve_arguments(
     instance: object,
     method: object,
@@ -478,12 +514,16 @@ def check_solve_arguments(
     log: object,
     options: Mapping[str, Any],
     methods: Mapping[str, set[str]],
+    objective: object = "max",
+    serve_all: object = False,
 ) -> None:
     """Check the arguments of :func:`matching.solve` before any solver runs.
 
     ``methods`` maps each method to the options it takes. Seeds and thread counts are
     32-bit parameters of the back ends (``0 <= seed <= INT32_MAX``,
-    ``1 <= threads <= INT32_MAX``); the time limit is at most :data:`MAX_TIME_LIMIT`.
+    ``1 <= threads <= INT32_MAX``); the time limit is at most :data:`MAX_TIME_LIMIT`;
+    ``objective`` is one of :data:`OBJECTIVES`, ``serve_all`` a bool that ``"greedy"``
+    refuses; every weight lies in the range of :func:`check_weight_range`.
     """
     from matching._greedy import GREEDY_KEYS
     from matching._mathopt import LP_SOLVERS, MIP_SOLVERS
@@ -497,6 +537,14 @@ def check_solve_arguments(
     if threads is not None:
         check_int(threads, "threads", low=1, high=INT32_MAX)
     check_bool(log, "log")
+    if not isinstance(objective, str) or objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}, got {objective!r}")
+    if check_bool(serve_all, "serve_all") and method == "greedy":
+        raise ValueError(
+            "method 'greedy' cannot take serve_all=True: it scans edges once and cannot "
+            "guarantee that every request is served; use 'cpsat' or 'mip'"
+        )
+    check_weight_range(instance.edge_weight)  # type: ignore[attr-defined]
     unknown = set(options) - methods[method]
     if unknown:
         allowed = sorted(methods[method]) or "none"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from typing import Any
 
@@ -39,6 +40,8 @@ def solve(
     seed: int = 0,
     threads: int | None = None,
     log: bool = False,
+    objective: str = "max",
+    serve_all: bool = False,
     **options: Any,
 ) -> MatchingResult:
     """Find a maximum-weight matching of a tripartite instance.
@@ -127,11 +130,27 @@ def solve(
         log=log,
         options=options,
         methods=_OPTIONS,
+        objective=objective,
+        serve_all=serve_all,
     )
     start = time.perf_counter()
+    sense = _Sense(objective, bool(serve_all))
+    # the back ends maximise; a minimisation hands them the sign-flipped weights
+    weights = instance.edge_weight if objective == "max" else -instance.edge_weight
     if method == "auto":
-        method = "bipartite" if instance.is_bipartite else "cpsat"
-    if method == "cpsat":
+        plain = objective == "max" and not serve_all
+        method = "bipartite" if instance.is_bipartite and plain else "cpsat"
+    unservable = _unservable_request(instance) if serve_all else None
+    if unservable is not None:
+        result = sense.result(
+            instance,
+            None,
+            bound=-math.inf,
+            status=Status.INFEASIBLE,
+            method=method,
+            stats={"solver": "none", "infeasible_request": unservable},
+        )
+    elif method == "cpsat":
         out = solve_cpsat(
             instance,
             time_limit=time_limit,
@@ -139,39 +158,91 @@ def solve(
             threads=threads,
             log=log,
             hint=bool(options.get("hint", True)),
+            weights=weights,
+            serve_all=sense.serve_all,
         )
-        result = integral_result(
-            instance,
-            out.edges,
-            bound=out.bound,
-            status=out.status,
-            method=method,
-            stats=out.stats,
+        result = sense.result(
+            instance, out.edges, bound=out.bound, status=out.status, method=method, stats=out.stats
         )
     elif method in ("mip", "lp"):
-        result = _solve_mathopt(instance, method, time_limit, int(seed), threads, log, options)
+        result = _solve_mathopt(
+            instance, method, time_limit, int(seed), threads, log, options, weights, sense
+        )
     elif method == "bipartite":
-        edges = bipartite_edges(instance)
-        value = float(instance.edge_weight[edges].sum())
-        result = integral_result(
+        if sense.plain:
+            edges = bipartite_edges(instance)
+        else:
+            edges = bipartite_edges(instance, weights=weights, serve_all=sense.serve_all)
+        found = edges is not None
+        result = sense.result(
             instance,
             edges,
-            bound=value,
-            status=Status.OPTIMAL,
+            bound=float(weights[edges].sum()) if found else -math.inf,
+            status=Status.OPTIMAL if found else Status.INFEASIBLE,
             method=method,
             stats={"solver": "scipy"},
         )
     else:
         key = options.get("key", "weight")
-        result = integral_result(
+        result = sense.result(
             instance,
-            greedy_edges(instance, key),
-            bound=float("inf"),
+            greedy_edges(instance, key, weights=weights),
+            bound=math.inf,
             status=Status.FEASIBLE,
             method=method,
             stats={"solver": "greedy", "key": key},
         )
     return _with_time(result, time.perf_counter() - start)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sense:
+    """The objective sense and ``serve_all`` of a solve, and the results in its terms."""
+
+    objective: str
+    serve_all: bool
+
+    @property
+    def sign(self) -> float:
+        """+1 for ``"max"``, -1 for ``"min"``: real weights = sign * maximised weights."""
+        return 1.0 if self.objective == "max" else -1.0
+
+    @property
+    def plain(self) -> bool:
+        """True for the classic problem: maximise, requests may stay unserved."""
+        return self.objective == "max" and not self.serve_all
+
+    def result(
+        self,
+        instance: Instance,
+        edges: np.ndarray | None,
+        *,
+        bound: float,
+        status: Status,
+        method: str,
+        stats: dict[str, Any],
+    ) -> MatchingResult:
+        """Return a 0/1 result; ``bound`` is on the maximised (sign-flipped) weights."""
+        if status is Status.INFEASIBLE:
+            edges, bound = None, -math.inf
+        return integral_result(
+            instance,
+            edges,
+            bound=self.sign * bound,
+            status=status,
+            method=method,
+            stats=stats,
+            objective=self.objective,
+            serve_all=self.serve_all,
+        )
+
+
+def _unservable_request(instance: Instance) -> int | None:
+    """Return the first request that no edge can serve (none fits its capacity)."""
+    fits = instance.edge_load <= instance.capacity[instance.edge_resource]
+    reach = instance.request_edges @ fits.astype(np.float64)
+    missing = np.flatnonzero(reach == 0)
+    return int(missing[0]) if missing.size else None
 
 
 def _solve_mathopt(
@@ -182,6 +253,8 @@ def _solve_mathopt(
     threads: int | None,
     log: bool,
     options: dict[str, Any],
+    weights: np.ndarray,
+    sense: _Sense,
 ) -> MatchingResult:
     relax = method == "lp"
     solver = options.get("solver", "glop" if relax else "highs")
@@ -193,29 +266,36 @@ def _solve_mathopt(
         seed=seed,
         threads=threads,
         log=log,
+        weights=weights,
+        serve_all=sense.serve_all,
     )
-    if not relax:
-        return integral_result(
+    if not relax or out.status is Status.INFEASIBLE:
+        found = out.x.any() or not sense.serve_all
+        return sense.result(
             instance,
-            np.flatnonzero(out.x > 0.5),
+            np.flatnonzero(out.x > 0.5) if found else None,
             bound=out.bound,
             status=out.status,
             method=method,
             stats=out.stats,
         )
     x = out.x
-    edges = np.flatnonzero(x > 1e-9)
+    prices = [
+        None if p is None else sense.sign * p for p in (out.request_prices, out.resource_prices)
+    ]
     return MatchingResult(
-        edges=edges,
+        edges=np.flatnonzero(x > 1e-9),
         n_edges=instance.n_edges,
         value=float(instance.edge_weight @ x),
-        bound=out.bound,
+        bound=sense.sign * out.bound,
         status=out.status,
         method=method,
         wall_time=0.0,
-        request_prices=out.request_prices,
-        resource_prices=out.resource_prices,
+        request_prices=prices[0],
+        resource_prices=prices[1],
         stats=out.stats,
+        objective=sense.objective,
+        serve_all=sense.serve_all,
         _x=x,
     )
 

@@ -24,14 +24,22 @@ class Status(enum.StrEnum):
     ``FEASIBLE``: a valid matching without a proof of optimality (heuristics).
     ``TIME_LIMIT``: the time limit stopped the solver; the best matching found and the
     proven bound are returned.
-    ``INFEASIBLE_INPUT``: the solver rejected the model (never expected: the empty
-    matching is always feasible, so this signals a numerical failure of the backend).
+    A solver's claim of optimality that fails the check on the true weights (value
+    further from the bound than ``stats["optimality_tolerance"]``) is reported as
+    ``FEASIBLE`` too.
+    ``INFEASIBLE_INPUT``: the solver failed (never expected: the empty matching is always
+    feasible, so this signals a numerical failure of the backend); the returned matching
+    is valid but the bound is ``inf``.
+    ``INFEASIBLE``: the constraints admit no matching at all (``serve_all=True`` with a
+    request that no feasible choice of groups covers); no edges, ``value`` is NaN and
+    ``bound`` is ``-inf`` for ``objective="max"``, ``+inf`` for ``"min"``.
     """
 
     OPTIMAL = "optimal"
     FEASIBLE = "feasible"
     TIME_LIMIT = "time-limit"
     INFEASIBLE_INPUT = "infeasible-input"
+    INFEASIBLE = "infeasible"
 
 
 class InfeasibleMatchingError(ValueError):
@@ -51,9 +59,11 @@ class MatchingResult:
         Value of every edge variable: 0/1 for a matching (built on access from
         ``edges``), fractional for the LP.
     value : float
-        Objective ``sum(weight[e] * x[e])``, recomputed in float64 from the instance.
+        Objective ``sum(weight[e] * x[e])``, recomputed in float64 from the instance;
+        NaN when no matching meets the constraints (``serve_all``) or none was found.
     bound : float
-        Proven upper bound on the optimum (``inf`` when the method proves none).
+        Proven bound on the optimum: an upper bound for ``objective="max"`` (``inf``
+        when the method proves none), a lower bound for ``"min"`` (``-inf`` for none).
     status : Status
     method : str
         The method that ran (``"auto"`` is resolved to the method it chose).
@@ -63,6 +73,10 @@ class MatchingResult:
         LP dual values of the request and resource constraints (``method="lp"``).
     stats : dict
         Backend details: solver name, build and solve seconds, weight scaling, ...
+    objective : {"max", "min"}
+        The sense that was optimised.
+    serve_all : bool
+        True when every request had to be served; :meth:`check` then verifies it.
     start : ndarray of float or None
         For schedules on reusable resources (the hindsight optimum of an online input):
         when each edge of the instance would start; a chosen edge ``e`` holds
@@ -80,6 +94,8 @@ class MatchingResult:
     request_prices: np.ndarray | None = None
     resource_prices: np.ndarray | None = None
     stats: dict[str, Any] = field(default_factory=dict)
+    objective: str = "max"
+    serve_all: bool = False
     start: np.ndarray | None = field(default=None, repr=False)
     _x: np.ndarray | None = field(default=None, repr=False)
     _resources: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64), repr=False)
@@ -102,10 +118,15 @@ class MatchingResult:
 
     @property
     def gap(self) -> float:
-        """Relative gap ``(bound - value) / max(1, |bound|)``; 0 when proven optimal."""
-        if not np.isfinite(self.bound):
+        """Relative gap ``|bound - value| / max(1, |bound|)`` in the objective's sense.
+
+        ``(bound - value)`` for ``"max"``, ``(value - bound)`` for ``"min"``, never below
+        0; ``inf`` without a finite bound or value.
+        """
+        if not (np.isfinite(self.bound) and np.isfinite(self.value)):
             return float("inf")
-        return max(0.0, (self.bound - self.value) / max(1.0, abs(self.bound)))
+        distance = self.bound - self.value if self.objective == "max" else self.value - self.bound
+        return max(0.0, distance / max(1.0, abs(self.bound)))
 
     def __repr__(self) -> str:
         return (
@@ -120,8 +141,11 @@ class MatchingResult:
         Checks, independently of the solver: edge ids in range and distinct; the
         assignment matches the edges; ``x`` is 0/1 on exactly the chosen edges (or
         within [0, 1] for the LP); every request is covered at most once; every
-        resource's load is within capacity; ``value`` equals the weights of ``x``; and
-        ``bound >= value``.
+        resource's load is within capacity; with ``serve_all`` every request is covered
+        exactly once; ``value`` equals the weights of ``x``; and ``bound >= value``
+        (``bound <= value`` for ``objective="min"``). A result without a matching
+        (``value`` NaN: status ``"infeasible"``, or a ``"time-limit"`` that found none
+        under ``serve_all``) must have no edges.
 
         Parameters
         ----------
@@ -165,6 +189,12 @@ class MatchingResult:
         tol = max(tol, stated)
         n_e = instance.n_edges
         edges = np.asarray(self.edges)
+        if np.isnan(self.value) or self.status is Status.INFEASIBLE:
+            if edges.size or not np.isnan(self.value):
+                raise fail("a result without a matching must have no edges and a NaN value")
+            if self.status not in (Status.INFEASIBLE, Status.TIME_LIMIT):
+                raise fail(f"status {self.status.value!r} needs a matching")
+            return True
         if edges.size and (edges.min() < 0 or edges.max() >= n_e):
             raise fail(f"edge index out of range 0..{n_e - 1}: {edges.min()}..{edges.max()}")
         if np.unique(edges).size != edges.size:
@@ -197,6 +227,11 @@ class MatchingResult:
             ]
             used = [int(e) for e in cover if x[e] > tol]
             raise fail(f"request {q} is served {served[q]:.6g} times (edges {used})")
+        if self.serve_all:
+            under = np.flatnonzero(served < 1 - (tol if self.fractional else 0.0))
+            if under.size:
+                q = int(under[0])
+                raise fail(f"request {q} is served {served[q]:.6g} times, not once (serve_all)")
         if self.start is not None:
             self._check_schedule(instance, x, tol)
         else:
@@ -231,8 +266,10 @@ class MatchingResult:
         else:  # the rounding of a float sum of the chosen weights
             rounding = (edges.size + 1) * _EPS * float(np.abs(instance.edge_weight[edges]).sum())
             below = rounding + stated * scale * 10
-        if self.bound < self.value - below:
+        if self.objective == "max" and self.bound < self.value - below:
             raise fail(f"bound {self.bound!r} is below value {self.value!r}")
+        if self.objective == "min" and self.bound > self.value + below:
+            raise fail(f"bound {self.bound!r} is above value {self.value!r} (objective='min')")
         return True
 
     def _check_schedule(self, instance: Instance, x: np.ndarray, tol: float) -> None:
@@ -274,19 +311,23 @@ class MatchingResult:
 
 def integral_result(
     instance: Instance,
-    edges: np.ndarray,
+    edges: np.ndarray | None,
     *,
     bound: float,
     status: Status,
     method: str,
     stats: dict[str, Any],
+    objective: str = "max",
+    serve_all: bool = False,
 ) -> MatchingResult:
     """Assemble a :class:`MatchingResult` for a 0/1 choice of ``edges`` (internal).
 
     ``bound`` is reported as given: the solver's proven bound, never raised to the value.
+    ``edges=None`` stands for no matching (value NaN).
     """
-    edges = np.sort(np.asarray(edges, dtype=np.int64))
-    value = float(instance.edge_weight[edges].sum())
+    found = edges is not None
+    edges = np.sort(np.asarray(edges if found else [], dtype=np.int64))
+    value = float(instance.edge_weight[edges].sum()) if found else float("nan")
     return MatchingResult(
         edges=edges,
         n_edges=instance.n_edges,
@@ -296,6 +337,8 @@ def integral_result(
         method=method,
         wall_time=0.0,
         stats=stats,
+        objective=objective,
+        serve_all=serve_all,
         _resources=instance.edge_resource[edges],
         _groups=instance.edge_group[edges],
     )

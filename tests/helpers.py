@@ -83,7 +83,9 @@ def small_instances(
     if decimal_weights:
         weight = st.integers(-4, 40).map(lambda v: v / 4)
     else:
-        weight = st.floats(-1, 10, allow_nan=False, allow_infinity=False)
+        weight = st.floats(-1, 10, allow_nan=False, allow_infinity=False).map(
+            lambda w: w if abs(w) >= matching.MIN_ABS_WEIGHT else 0.0
+        )
     edges = []
     for r, g in pairs:
         w = draw(weight)
