@@ -284,7 +284,7 @@ def _solve_mathopt(
         None if p is None else sense.sign * p for p in (out.request_prices, out.resource_prices)
     ]
     return MatchingResult(
-        edges=np.flatnonzero(x > 1e-9),
+        edges=np.flatnonzero(x > max(1e-9, out.stats["feasibility_tolerance"])),
         n_edges=instance.n_edges,
         value=float(instance.edge_weight @ x),
         bound=sense.sign * out.bound,

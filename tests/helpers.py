@@ -18,10 +18,13 @@ def as_decimal(value: float) -> Decimal:
     return Decimal(repr(float(value)))
 
 
-def brute_force_optimum(inst: matching.Instance) -> float:
+def brute_force_optimum(
+    inst: matching.Instance, objective: str = "max", serve_all: bool = False
+) -> float:
     """Exhaustive search over edge subsets (depth-first, include/exclude each edge).
 
-    Loads and capacities are compared exactly, as the decimals they print as.
+    Loads and capacities are compared exactly, as the decimals they print as. With
+    ``serve_all`` only subsets covering every request count; NaN when there is none.
     """
     resources = inst.edge_resource.tolist()
     weights = inst.edge_weight.tolist()
@@ -33,12 +36,13 @@ def brute_force_optimum(inst: matching.Instance) -> float:
             mask |= 1 << q
         masks.append(mask)
     remaining = [as_decimal(v) for v in inst.capacity]
-    best = 0.0
+    everyone = (1 << inst.n_requests) - 1
+    values = []
 
     def visit(e: int, used: int, value: float) -> None:
-        nonlocal best
         if e == len(weights):
-            best = max(best, value)
+            if used == everyone or not serve_all:
+                values.append(value)
             return
         visit(e + 1, used, value)
         r = resources[e]
@@ -48,7 +52,25 @@ def brute_force_optimum(inst: matching.Instance) -> float:
             remaining[r] += loads[e]
 
     visit(0, 0, 0.0)
-    return best
+    if not values:
+        return float("nan")
+    return max(values) if objective == "max" else min(values)
+
+
+@st.composite
+def wide_range_instances(draw, low: int = -9, high: int = 12):
+    """Small instances whose weights mix magnitudes from ``10**low`` to ``10**high``.
+
+    Every weight is ``m * 10**k`` with a random mantissa ``1 <= m < 10`` and exponent
+    ``low <= k < high``; one in eight is negative and one in sixteen is zero.
+    """
+    inst = draw(small_instances())
+    magnitude = st.tuples(st.floats(1.0, 10.0, exclude_max=True), st.integers(low, high - 1)).map(
+        lambda mk: mk[0] * 10.0 ** mk[1]
+    )
+    sign = st.sampled_from([1.0] * 13 + [-1.0] * 2 + [0.0])
+    weights = [draw(sign) * draw(magnitude) for _ in range(inst.n_edges)]
+    return inst.replace(edge_weight=weights)
 
 
 @st.composite

@@ -333,6 +333,48 @@ SOLVE_CASES = [
     ),
     row("method-none", lambda: matching.solve(INST, None), ValueError, r"unknown method None"),
     row(
+        "objective-maximize",
+        lambda: matching.solve(INST, objective="maximize"),
+        ValueError,
+        r"objective must be one of \('max', 'min'\), got 'maximize'",
+    ),
+    row(
+        "objective-none",
+        lambda: matching.solve(INST, "mip", objective=None),
+        ValueError,
+        r"objective must be one of \('max', 'min'\), got None",
+    ),
+    row(
+        "serve_all-string",
+        lambda: matching.solve(INST, serve_all="yes"),
+        TypeError,
+        r"serve_all must be a bool, got 'yes'",
+    ),
+    row(
+        "serve_all-int",
+        lambda: matching.solve(INST, "lp", serve_all=1),
+        TypeError,
+        r"serve_all must be a bool, got 1",
+    ),
+    row(
+        "serve_all-greedy",
+        lambda: matching.solve(INST, "greedy", serve_all=True),
+        ValueError,
+        r"method 'greedy' cannot take serve_all=True: .*cannot guarantee.*'cpsat' or 'mip'",
+    ),
+    row(
+        "weight-1e200",
+        lambda: matching.solve(matching.Instance([[0], [1]], [(0, 0, 1.0), (0, 1, 1e200)]), "lp"),
+        ValueError,
+        r"edge 1 has weight 1e\+200, outside the supported range 1e-100 <= \|weight\| <= 1e\+100",
+    ),
+    row(
+        "weight-minus-1e-101",
+        lambda: matching.solve(matching.Instance([[0]], [(0, 0, -1e-101)]), "greedy"),
+        ValueError,
+        r"edge 0 has weight -1e-101, outside the supported range",
+    ),
+    row(
         "solver-unknown",
         lambda: matching.solve(INST, "mip", solver="gurobi"),
         ValueError,
