@@ -44,10 +44,19 @@ def solve(
     serve_all: bool = False,
     **options: Any,
 ) -> MatchingResult:
-    """Find a maximum-weight matching of a tripartite instance.
+    """Find a maximum- (or minimum-) weight matching of a tripartite instance.
 
     Maximises ``sum(w[e] * x[e])`` subject to every request lying in at most one chosen
     group and every resource's chosen loads summing to at most its capacity.
+
+    Weights must satisfy ``MIN_ABS_WEIGHT <= |w| <= MAX_ABS_WEIGHT`` (``1e-100`` and
+    ``1e100``, :data:`matching.MIN_ABS_WEIGHT`, :data:`matching.MAX_ABS_WEIGHT`) or be
+    zero; any other weight raises a ValueError naming the edge and the value before any
+    solver runs. Within that range one power of two scales the weights exactly into
+    ``[0.5, 1)`` for the MathOpt solvers, whose tolerances therefore act relative to
+    the largest weight; ``stats["optimality_tolerance"]`` states the absolute
+    tolerance of the answer. Status ``"optimal"`` is only reported when the value,
+    recomputed from the true weights, lies within that tolerance of the bound.
 
     Parameters
     ----------
@@ -64,28 +73,52 @@ def solve(
           floats) so it stays valid.
           Option ``hint`` (default True) seeds the search with the greedy matching.
         - ``"mip"``: the integer program through OR-Tools MathOpt; option ``solver``:
-          ``"highs"`` (default), ``"scip"`` or ``"cpsat"``.
+          ``"highs"`` (default), ``"scip"`` or ``"cpsat"``. The bound is the solver's
+          dual bound plus its tolerances (one ``1e-7`` of the largest weight per
+          variable and row). The greedy matching is returned when it is better than the
+          solver's (at a time limit); under a time limit HiGHS runs without presolve,
+          which does not look at the clock.
         - ``"lp"``: the LP relaxation through MathOpt; option ``solver``: ``"glop"``
           (default), ``"pdlp"`` or ``"highs"``. Returns the fractional ``x`` and the
-          dual prices of requests and resources.
+          dual prices of requests and resources; the prices are repaired to exact dual
+          feasibility and the bound is their value summed with rounding error bounds,
+          so it bounds the LP optimum whatever the solver's accuracy. With
+          ``serve_all`` the request rows are equalities and their prices are free in
+          sign.
         - ``"bipartite"``: singleton groups, unit loads and capacities, solved with
           :func:`scipy.optimize.linear_sum_assignment` (dense) or
           :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` (sparse).
         - ``"greedy"``: edges by decreasing weight (option ``key="weight"``) or weight
           per unit load (``key="density"``); at least ``1/(k+1)`` of the optimum for
           unit loads and groups of at most ``k`` requests. No bound is proven.
-        - ``"auto"``: ``"bipartite"`` when it applies, else ``"cpsat"``.
+        - ``"auto"``: ``"bipartite"`` when it applies (and ``objective="max"``,
+          ``serve_all=False``), else ``"cpsat"``.
     time_limit : float, optional
         Seconds for ``cpsat``, ``mip`` and ``lp``, at most ``10**7`` (about 116 days;
-        :data:`matching.MAX_TIME_LIMIT`); None for no limit. On the limit the best
-        matching found is returned with status ``"time-limit"`` and the proven bound.
+        :data:`matching.MAX_TIME_LIMIT`); None for no limit. The limit covers the whole
+        call: the solver gets what is left after building the model. On the limit the
+        best matching found is returned with status ``"time-limit"`` and the proven
+        bound; ``cpsat`` and ``mip`` return at least the greedy matching.
         The polynomial methods ``bipartite`` and ``greedy`` always run to completion.
     seed : int, default 0
         Random seed passed to the solver, ``0 <= seed <= 2**31 - 1``.
     threads : int, optional
         Worker threads for the solver, ``1 .. 2**31 - 1`` (solver default when None).
     log : bool, default False
-        Print the solver's log.
+        Print the solver's log. Without it the MathOpt solvers print nothing: the
+        process's standard output is pointed at the null device during their solve.
+    objective : {"max", "min"}, default "max"
+        ``"min"`` minimises ``sum(w[e] * x[e])`` (the back ends maximise the negated
+        weights). ``value`` is the true weight of the choice and ``bound`` a lower bound
+        of the minimum. Without ``serve_all`` the empty matching is feasible, so with
+        non-negative weights the minimum is the empty matching (value 0).
+    serve_all : bool, default False
+        Every request ``0 .. n_requests - 1`` must lie in exactly one chosen group
+        (equality rows). When no matching does that the result has status
+        ``"infeasible"``, no edges, value NaN and bound ``-inf`` (``"max"``) or ``+inf``
+        (``"min"``); a request without an edge that fits is detected before any solver
+        runs. ``"greedy"`` refuses it (it cannot guarantee coverage); ``"bipartite"``
+        passes it to the assignment solver.
     **options
         Method-specific options listed above.
 
@@ -120,6 +153,16 @@ def solve(
     (3.0, [...])
     >>> matching.solve(inst, "greedy").value
     3.0
+
+    An assignment problem: every task (request) to one worker (resource) at least cost.
+
+    >>> cost = [[4.0, 1.0, 3.0], [2.0, 0.5, 5.0], [3.0, 2.0, 2.0]]
+    >>> task = matching.Instance.bipartite(cost)
+    >>> res = matching.solve(task, "cpsat", objective="min", serve_all=True)
+    >>> res.status.value, res.value, res.assignment.tolist()
+    ('optimal', 5.0, [[0, 1], [1, 0], [2, 2]])
+    >>> res.bound <= res.value and res.check(task)
+    True
     """
     check_solve_arguments(
         instance,
