@@ -13,7 +13,7 @@ import numpy as np
 import scipy.sparse as sp
 from ortools.sat.python import cp_model
 
-from matching._greedy import greedy_edges
+from matching._greedy import best_greedy_edges
 from matching._scaling import CPSAT_SUM_LIMIT, WeightScaling, scale_exactly, scale_weights
 from matching.model import Instance
 from matching.result import Status
@@ -184,7 +184,7 @@ def solve_cpsat(
     objective.vars.extend(range(cand.size))
     objective.coeffs.extend((-scaled.integers).tolist())
     objective.scaling_factor = -1.0
-    incumbent = greedy_edges(instance, weights=weights)
+    incumbent = best_greedy_edges(instance, weights)
     if hint and cand.size:
         position = np.full(instance.n_edges, -1, dtype=np.int64)
         position[cand] = np.arange(cand.size)
@@ -215,6 +215,9 @@ def solve_cpsat(
         edges = cand[values > 0]
     else:  # CP-SAT found nothing in time: keep the greedy matching
         edges = None if serve_all else incumbent
+    if edges is not None and not serve_all:
+        if float(weights[incumbent].sum()) > float(weights[edges].sum()):
+            edges = incumbent  # at a time limit the greedy matching may be the better one
     if code == cp_model.OPTIMAL:
         status = Status.OPTIMAL
     elif code in (cp_model.FEASIBLE, cp_model.UNKNOWN):

@@ -6,7 +6,7 @@ import numpy as np
 
 from matching.model import Instance
 
-__all__ = ["GREEDY_KEYS", "greedy_edges"]
+__all__ = ["GREEDY_KEYS", "best_greedy_edges", "greedy_edges"]
 
 GREEDY_KEYS = ("weight", "density")
 
@@ -59,3 +59,14 @@ def greedy_edges(
         remaining[r] -= loads[e]
         chosen.append(e)
     return np.asarray(chosen, dtype=np.int64)
+
+
+def best_greedy_edges(instance: Instance, weights: np.ndarray | None = None) -> np.ndarray:
+    """Return the heavier of the greedy matchings by weight and by density.
+
+    The incumbent of the exact methods: by weight is best for unit loads, by density
+    when loads differ (it fills capacity with the edges worth most per unit of load).
+    """
+    weight = instance.edge_weight if weights is None else weights
+    options = [greedy_edges(instance, key, weights) for key in GREEDY_KEYS]
+    return max(options, key=lambda edges: float(weight[edges].sum()))

@@ -39,7 +39,7 @@ from ortools.math_opt.core.python import solver as core_solver
 from ortools.math_opt.python import mathopt
 from pybind11_abseil.status import StatusNotOk
 
-from matching._greedy import greedy_edges
+from matching._greedy import best_greedy_edges
 from matching.model import Instance
 from matching.result import Status
 
@@ -278,7 +278,7 @@ def solve_mathopt(
     if serve_all:
         lower[:n_req] = 1.0
     proto = _build_proto(matrix, costs, lower, upper, integer=not relax)
-    incumbent = None if relax or serve_all else greedy_edges(instance, weights=weights)
+    incumbent = None if relax or serve_all else best_greedy_edges(instance, weights)
     # the bound carries the solvers' tolerances once (slack); a value within twice that
     # (plus the MIP gap) of the bound is optimal up to the stated tolerance
     slack = _SOLVER_TOL * (cols.size + n_rows) / scale
