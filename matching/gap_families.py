@@ -88,23 +88,30 @@ class GeneralizedAssignment:
             raise ValueError(f"agent {i} carries {used[i]:g} over its capacity {self.capacity[i]}")
         return int(self.cost[agent_of_job, np.arange(self.n_jobs)].sum())
 
-    def instance(self, *, offset: float | None = None) -> Instance:
+    def instance(self) -> Instance:
         """Build the matching instance: agents are resources, jobs singleton groups.
 
-        Edge ``(i, j)`` has load ``r_ij`` and weight ``offset - c_ij``, so a maximum-weight
-        matching that serves every job is a minimum-cost assignment. The default offset,
-        ``n * max(c) + 1``, makes serving one more job worth more than any saving in cost,
-        so the optimum serves every job whenever that is feasible.
+        Edge ``(i, j)`` has weight ``c_ij`` and load ``r_ij``; the GAP optimum is
+        ``solve(instance, objective="min", serve_all=True)``, which states
+        ``Status.INFEASIBLE`` when no assignment fits the capacities.
+
+        Examples
+        --------
+        >>> import matching
+        >>> from matching.gap_families import generalized_assignment
+        >>> gap = generalized_assignment("c", 3, 12, seed=1)
+        >>> res = matching.solve(gap.instance(), objective="min", serve_all=True)
+        >>> agent = res.assignment[np.argsort(res.assignment[:, 1]), 0]
+        >>> res.status.value, gap.total_cost(agent) == res.value
+        ('optimal', True)
         """
         m, n = self.cost.shape
-        if offset is None:
-            offset = float(n * self.cost.max() + 1)
         return Instance.from_arrays(
             group_ptr=np.arange(n + 1),
             group_members=np.arange(n),
             edge_resource=np.repeat(np.arange(m), n),
             edge_group=np.tile(np.arange(n), m),
-            edge_weight=(offset - self.cost).ravel().astype(np.float64),
+            edge_weight=self.cost.ravel().astype(np.float64),
             edge_load=self.load.ravel().astype(np.float64),
             capacity=self.capacity.astype(np.float64),
             n_requests=n,

@@ -21,21 +21,23 @@ def brute_force_min_cost(gap):
     return best
 
 
+@pytest.mark.parametrize("method", ["cpsat", "mip"])
 @pytest.mark.parametrize("kind", GAP_TYPES)
 @pytest.mark.parametrize("seed", range(3))
-def test_matching_optimum_is_the_brute_force_min_cost_assignment(kind, seed):
+def test_matching_optimum_is_the_brute_force_min_cost_assignment(kind, seed, method):
     gap = generalized_assignment(kind, 2, 6, seed=seed)
     expected = brute_force_min_cost(gap)
     inst = gap.instance()
-    res = matching.solve(inst, "cpsat")
-    res.check(inst)
-    if expected is None:  # infeasible: the optimum leaves a job out
-        assert len(res.edges) < gap.n_jobs
+    res = matching.solve(inst, method, objective="min", serve_all=True)
+    if expected is None:
+        assert res.status is matching.Status.INFEASIBLE and len(res.edges) == 0
         return
+    assert res.status is matching.Status.OPTIMAL and res.check(inst)
     agent = np.full(gap.n_jobs, -1)
     for r, g in res.assignment.tolist():
         agent[g] = r
-    assert gap.total_cost(agent) == expected
+    assert gap.total_cost(agent) == expected == res.value
+    assert res.bound <= expected + 1e-6
 
 
 def test_recipes_follow_their_published_ranges():
