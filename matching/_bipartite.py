@@ -49,6 +49,9 @@ DENSE_FILL = 0.1
 
 _EPS = float(np.finfo(np.float64).eps)
 
+#: Most Bellman-Ford rounds spent on the dual certificate (random graphs need < 100).
+_BELLMAN_FORD_ROUNDS = 4096
+
 
 @dataclass(frozen=True)
 class BipartiteSolution:
@@ -333,7 +336,9 @@ def _dual_bound(pairs: _Pairs, chosen: np.ndarray, serve_all: bool) -> float:
     start = np.zeros(n_q + 1, dtype=np.int64)
     np.cumsum(np.bincount(src, minlength=n_q), out=start[1:])
     frontier = np.arange(n_q)
-    for _ in range(n_q + 1):  # a longer run means a cycle: the matching is not optimal
+    # n_q + 1 rounds would mean a cycle: the matching is not optimal (by a rounding,
+    # say); the cap keeps such a cycle from spinning, and any y still gives a bound
+    for _ in range(min(n_q + 1, _BELLMAN_FORD_ROUNDS)):
         count = start[frontier + 1] - start[frontier]
         total = int(count.sum())
         if total == 0:

@@ -278,3 +278,33 @@ def test_bad_weights_are_refused():
         _bipartite.bipartite_edges(inst, serve_all="yes")
     with pytest.raises(ValueError, match="singleton groups"):
         _bipartite.bipartite_edges(matching.Instance([[0, 1]], [(0, 0, 1.0)]))
+
+
+def test_certificate_rejects_a_matching_from_coarse_costs(monkeypatch):
+    # costs rounded to whole units pick suboptimal matchings; the dual certificate must
+    # catch each one and the scipy path must then return the optimum
+    monkeypatch.setattr(_bipartite, "DENSE_CELL_LIMIT", -1)
+    monkeypatch.setattr(_bipartite, "_integer_costs", lambda w, n: np.rint(w).astype(np.int64))
+    solvers = set()
+    for seed in range(30):
+        rng = np.random.default_rng(seed)
+        rows, cols = np.divmod(rng.choice(16, size=8, replace=False), 4)
+        w = rng.uniform(0.1, 2.0, rows.size)
+        inst = matching.Instance.from_arrays(
+            group_ptr=np.arange(5),
+            group_members=np.arange(4),
+            edge_resource=rows,
+            edge_group=cols,
+            edge_weight=w,
+            n_resources=4,
+        )
+        for serve_all in (False, True):
+            expected = brute_force(4, 4, rows, cols, w, serve_all)
+            sol = _bipartite.bipartite_solution(inst, serve_all=serve_all)
+            if expected is None:
+                assert sol is None
+                continue
+            assert sol.value == pytest.approx(expected, rel=1e-12)
+            assert expected - 1e-12 <= sol.bound <= sol.value + 1e-9
+            solvers.add(sol.solver)
+    assert solvers == {"ortools-flow", "scipy-sparse"}  # some passed, some were caught
