@@ -30,7 +30,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from matching import _validate as v
-from matching.model import Instance
+from matching.model import DenseLayout, Instance
 
 __all__ = [
     "DENSE_CELL_LIMIT",
@@ -167,6 +167,7 @@ def bipartite_solution(
 
 
 def _weights(instance: Instance, weights: np.ndarray | None) -> np.ndarray:
+    """Return the weights to maximise: ``instance.edge_weight`` or checked finite floats."""
     if weights is None:
         return instance.edge_weight
     w = v.as_real_array(weights, "weights", instance.n_edges)
@@ -187,7 +188,7 @@ class _Pairs:
     cols: np.ndarray
     w: np.ndarray
 
-    def solution(self, chosen: np.ndarray, bound: float | None, solver: str):
+    def solution(self, chosen: np.ndarray, bound: float | None, solver: str) -> BipartiteSolution:
         """Solution for candidate positions ``chosen`` (bound None: equal to the value)."""
         value = math.fsum(self.w[chosen])
         edges = np.sort(self.edge[chosen]).astype(np.int64, copy=False)
@@ -205,7 +206,7 @@ def _assign(matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
         raise
 
 
-def _grid(w: np.ndarray, layout, serve_all: bool) -> BipartiteSolution | None:
+def _grid(w: np.ndarray, layout: DenseLayout, serve_all: bool) -> BipartiteSolution:
     """Every (resource, request) cell is an edge: assign on the weight matrix itself."""
     n_r, n_q = layout.shape
     matrix = w.reshape(n_r, n_q)
