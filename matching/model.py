@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import scipy.sparse as sp
 
 from matching import _validate as v
 
-__all__ = ["Instance"]
+__all__ = ["DenseLayout", "Instance"]
 
 EdgeTuple = tuple[Any, ...]
 
@@ -24,6 +24,22 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
     arr = np.ascontiguousarray(arr)
     arr.flags.writeable = False
     return arr
+
+
+class DenseLayout(NamedTuple):
+    """Edges that are exactly the cells of a resources x requests weight matrix.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        ``(n_resources, n_requests)``.
+    cell_edge : numpy.ndarray or None
+        ``cell_edge[r * n_requests + q]`` is the edge joining resource ``r`` and request
+        ``q``; None when edge ``e`` is cell ``e`` (row-major order).
+    """
+
+    shape: tuple[int, int]
+    cell_edge: np.ndarray | None
 
 
 class Instance:
@@ -242,9 +258,9 @@ class Instance:
             n_resources=n_res,
             check_duplicates=check,
         )
-        if not check:
-            # edge e is cell e of the row-major matrix: solvers may reshape the weights
-            inst._dense_shape = (n_res, n_req)
+        if not check and n_res * n_req > 0:
+            # edge e is cell e of the row-major matrix: no need to detect it
+            inst.__dict__["dense_layout"] = DenseLayout((n_res, n_req), None)
         return inst
 
     def _set_arrays(
@@ -323,7 +339,6 @@ class Instance:
             check_duplicates=check,
         )
         self._n_requests = n_requests
-        self._dense_shape: tuple[int, int] | None = None
         self.capacity = _readonly(cap)
         self.group_ptr = _readonly(group_ptr)
         self.group_members = _readonly(group_members)
@@ -426,6 +441,49 @@ class Instance:
             and (self.edge_load == 1).all()
             and (self.capacity == 1).all()
         )
+
+    @cached_property
+    def dense_layout(self) -> DenseLayout | None:
+        """How the edges fill a complete resources x requests grid, or None.
+
+        Not None when every group is the single request of its own index (group ``g`` is
+        request ``g``) and every (resource, request) pair is exactly one edge, in any
+        order. Solvers then work on the weight matrix directly, however the instance was
+        built. The check is a few vectorised passes over the edges.
+
+        Examples
+        --------
+        >>> import matching
+        >>> inst = matching.Instance.from_arrays(
+        ...     group_ptr=[0, 1, 2], group_members=[0, 1], edge_resource=[0, 1, 0, 1],
+        ...     edge_group=[0, 0, 1, 1], edge_weight=[1.0, 2.0, 3.0, 4.0])
+        >>> layout = inst.dense_layout
+        >>> layout.shape, layout.cell_edge.tolist()
+        ((2, 2), [0, 2, 1, 3])
+        >>> matching.Instance([[0], [1]], [(0, 0, 1.0)]).dense_layout is None
+        True
+        """
+        n_res, n_req, n_edges = self.n_resources, self.n_requests, self.n_edges
+        if n_edges == 0 or n_edges != n_res * n_req or self.n_groups != n_req:
+            return None
+        singles = np.arange(n_req, dtype=np.int64)
+        if not (
+            np.array_equal(self.group_members, singles)
+            and np.array_equal(self.group_ptr[1:], singles + 1)
+        ):
+            return None
+        grid_res = self.edge_resource.reshape(n_res, n_req)
+        grid_req = self.edge_group.reshape(n_res, n_req)
+        if (grid_req == singles).all() and (
+            grid_res == np.arange(n_res, dtype=np.int64)[:, None]
+        ).all():
+            return DenseLayout((n_res, n_req), None)
+        cells = self.edge_resource * np.int64(n_req) + self.edge_group
+        cell_edge = np.full(n_edges, -1, dtype=np.int64)
+        cell_edge[cells] = np.arange(n_edges, dtype=np.int64)
+        if (cell_edge < 0).any():  # a pair repeated, so another one missing
+            return None
+        return DenseLayout((n_res, n_req), _readonly(cell_edge))
 
     def replace(self, **arrays: Any) -> Instance:
         """Return a copy with some arrays replaced (validated like a new instance).
