@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from matching._bipartite import bipartite_edges
+from matching._bipartite import bipartite_solution
 from matching._cpsat import solve_cpsat
 from matching._greedy import greedy_edges
 from matching._mathopt import solve_mathopt
@@ -85,14 +85,19 @@ def solve(
           so it bounds the LP optimum whatever the solver's accuracy. With
           ``serve_all`` the request rows are equalities and their prices are free in
           sign.
-        - ``"bipartite"``: singleton groups, unit loads and capacities, solved with
-          :func:`scipy.optimize.linear_sum_assignment` (dense) or
-          :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` (sparse).
+        - ``"bipartite"``: singleton groups, unit loads and capacities. Graphs with at
+          least 10% of the possible edges go to
+          :func:`scipy.optimize.linear_sum_assignment` (the grid layout is detected
+          however the instance was built); sparser ones to OR-Tools' min-cost flow,
+          whose matching is proven optimal by an LP dual certificate computed in
+          floating point with a data-relative tolerance (``bound`` is that dual value),
+          with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` as the
+          fallback when the certificate does not close. Parallel edges of one pair keep
+          the heaviest.
         - ``"greedy"``: edges by decreasing weight (option ``key="weight"``) or weight
           per unit load (``key="density"``); at least ``1/(k+1)`` of the optimum for
           unit loads and groups of at most ``k`` requests. No bound is proven.
-        - ``"auto"``: ``"bipartite"`` when it applies (and ``objective="max"``,
-          ``serve_all=False``), else ``"cpsat"``.
+        - ``"auto"``: ``"bipartite"`` when it applies, else ``"cpsat"``.
     time_limit : float, optional
         Seconds for ``cpsat``, ``mip`` and ``lp``, at most ``10**7`` (about 116 days;
         :data:`matching.MAX_TIME_LIMIT`); None for no limit. The limit covers the whole
@@ -181,8 +186,7 @@ def solve(
     # the back ends maximise; a minimisation hands them the sign-flipped weights
     weights = instance.edge_weight if objective == "max" else -instance.edge_weight
     if method == "auto":
-        plain = objective == "max" and not serve_all
-        method = "bipartite" if instance.is_bipartite and plain else "cpsat"
+        method = "bipartite" if instance.is_bipartite else "cpsat"
     unservable = _unservable_request(instance) if serve_all else None
     if unservable is not None:
         result = sense.result(
@@ -212,18 +216,15 @@ def solve(
             instance, method, time_limit, int(seed), threads, log, options, weights, sense
         )
     elif method == "bipartite":
-        if sense.plain:
-            edges = bipartite_edges(instance)
-        else:
-            edges = bipartite_edges(instance, weights=weights, serve_all=sense.serve_all)
-        found = edges is not None
+        solution = bipartite_solution(instance, weights=weights, serve_all=sense.serve_all)
+        found = solution is not None
         result = sense.result(
             instance,
-            edges,
-            bound=float(weights[edges].sum()) if found else -math.inf,
+            solution.edges if found else None,
+            bound=solution.bound if found else -math.inf,
             status=Status.OPTIMAL if found else Status.INFEASIBLE,
             method=method,
-            stats={"solver": "scipy"},
+            stats={"solver": solution.solver if found else "none"},
         )
     else:
         key = options.get("key", "weight")
@@ -235,6 +236,11 @@ def solve(
             method=method,
             stats={"solver": "greedy", "key": key},
         )
+    if method in ("cpsat", "mip", "lp") and sense.sign * result.bound == math.inf:
+        # the solver proved no bound (stopped early): fall back on the requests' shares
+        share = _share_bound(instance, weights, sense.serve_all)
+        result = dataclasses.replace(result, bound=sense.sign * share)
+        result.stats["bound_source"] = "request shares"
     return _with_time(result, time.perf_counter() - start)
 
 
@@ -278,6 +284,29 @@ class _Sense:
             objective=self.objective,
             serve_all=self.serve_all,
         )
+
+
+def _share_bound(instance: Instance, weights: np.ndarray, serve_all: bool) -> float:
+    """Return a proven upper bound on the maximum of ``weights``: the requests' best shares.
+
+    Split each edge's weight evenly over its group's requests. Every request lies in at
+    most one chosen group (exactly one with ``serve_all``), so the optimum -- and the LP
+    optimum -- is at most the sum over requests of the best share that an edge fitting
+    its capacity offers them (floored at 0 unless ``serve_all``). Rounded up.
+    """
+    fits = instance.edge_load <= instance.capacity[instance.edge_resource]
+    share = np.where(fits, weights / instance.group_sizes[instance.edge_group], -np.inf)
+    rows = instance.request_edges
+    best = np.full(instance.n_requests, -np.inf)
+    filled = np.flatnonzero(np.diff(rows.indptr) > 0)
+    if filled.size:
+        best[filled] = np.maximum.reduceat(share[rows.indices], rows.indptr[filled])
+    if not serve_all:
+        best = np.maximum(best, 0.0)
+    total = math.fsum(best.tolist())
+    # each share is within half an ulp of its quotient; the sum is correctly rounded
+    slack = float(np.spacing(np.abs(best[np.isfinite(best)])).sum()) + abs(total) * 2.0**-52
+    return math.nextafter(total + slack, math.inf)
 
 
 def _unservable_request(instance: Instance) -> int | None:
