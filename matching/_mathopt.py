@@ -30,6 +30,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,7 @@ from ortools.math_opt.python import mathopt
 from pybind11_abseil.status import StatusNotOk
 
 from matching._greedy import best_greedy_edges
+from matching._scaling import decimal_weight_scaling
 from matching.model import Instance
 from matching.result import Status
 
@@ -65,6 +67,10 @@ _PDLP_EPS = 1e-8
 _SOLVER_TOL = 1e-7
 #: Absolute MIP gap on the scaled objective (largest weight in ``[0.5, 1)``).
 _MIP_GAP = 1e-9
+#: ``mip`` calls a matching optimal when its value is within this fraction of itself
+#: of the bound (after the bound is rounded to the data's decimal grid, if it has one).
+MIP_RELATIVE_TOLERANCE = 1e-6
+
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -232,6 +238,26 @@ def repaired_dual_bound(
     return u, _upper_sum(rhs * u) if u.size else 0.0
 
 
+def _grid_bound(weights: np.ndarray, bound: float, value: float) -> tuple[float, float]:
+    """Round a MIP bound down to the decimal grid of the weights; return it and the tolerance.
+
+    The solver's bound carries its feasibility tolerances, which on wide-ranging data
+    exceed the small weights. When the weights are decimals ``n / 10**d`` (up to their
+    floats' half ulp, ``delta`` in all), every matching is worth a multiple of ``10**-d``
+    up to ``delta``, so a valid bound ``B`` rounds down to ``floor((B + delta) 10**d) /
+    10**d + delta``. The result is optimal only within ``2 delta`` plus
+    :data:`MIP_RELATIVE_TOLERANCE` of its value of this bound: a tolerance relative to
+    the answer, never to the largest weight, so that a huge weight cannot bless a wrong
+    answer among small ones.
+    """
+    rounding = MIP_RELATIVE_TOLERANCE * abs(value) if math.isfinite(value) else 0.0
+    scaling = decimal_weight_scaling(weights) if math.isfinite(bound) else None
+    if scaling is None:
+        return bound, rounding
+    grid = math.floor((Fraction(bound) + Fraction(scaling.slack)) * Fraction(scaling.scale))
+    return min(bound, scaling.upper_bound(Fraction(grid))), 2 * scaling.slack + rounding
+
+
 def solve_mathopt(
     instance: Instance,
     *,
@@ -344,7 +370,11 @@ def solve_mathopt(
         _REASON.TERMINATION_REASON_NO_SOLUTION_FOUND,
     ):
         status = Status.TIME_LIMIT
-    elif reason == _REASON.TERMINATION_REASON_INFEASIBLE and serve_all:
+    elif serve_all and reason in (
+        _REASON.TERMINATION_REASON_INFEASIBLE,
+        # x in [0, 1] keeps every objective bounded: GLOP's "or unbounded" is infeasible
+        _REASON.TERMINATION_REASON_INFEASIBLE_OR_UNBOUNDED,
+    ):
         status = Status.INFEASIBLE
     else:
         status = Status.INFEASIBLE_INPUT
@@ -367,11 +397,13 @@ def solve_mathopt(
             bound = 0.0
         elif status in (Status.OPTIMAL, Status.TIME_LIMIT) and np.isfinite(dual_bound):
             bound = math.nextafter(float(dual_bound) / scale + slack, math.inf)
-        value = float(weights @ x) if x.any() or not serve_all else math.nan
+        served = x.any() or not serve_all or instance.n_requests == 0
+        value = float(weights @ x) if served else math.nan
         if incumbent is not None and float(weights[incumbent].sum()) > value:
             x = np.zeros(instance.n_edges)
             x[incumbent] = 1.0
             value = float(weights @ x)
+        bound, tolerance = _grid_bound(weights[cols], bound, value)
     if status is Status.OPTIMAL and not bound - value <= tolerance:
         status = Status.FEASIBLE  # the solver's claim fails the check on the true weights
     stats = {

@@ -25,6 +25,7 @@ __all__ = [
     "DecimalScaling",
     "WeightScaling",
     "decimal_integers",
+    "decimal_weight_scaling",
     "scale_exactly",
     "scale_weights",
 ]
@@ -232,7 +233,7 @@ class WeightScaling:
         )
 
 
-def _decimal_weights(weights: np.ndarray) -> WeightScaling | None:
+def decimal_weight_scaling(weights: np.ndarray) -> WeightScaling | None:
     """Exact scaling of decimal weights, or None when they are not all decimals."""
     scaling = decimal_integers(weights)
     ints = scaling.integers
@@ -277,5 +278,5 @@ def scale_weights(weights: np.ndarray) -> WeightScaling:
     (10.0, [10000000000001, 10000000000004])
     """
     weights = np.asarray(weights, dtype=np.float64)
-    decimal = _decimal_weights(weights)
+    decimal = decimal_weight_scaling(weights)
     return decimal if decimal is not None else _binary_weights(weights)

@@ -198,7 +198,7 @@ class Instance:
             capacity=capacity,
             n_requests=n_requests,
             n_resources=n_resources,
-            check=check_duplicates,
+            check=v.check_bool(check_duplicates, "check_duplicates"),
         )
         return self
 

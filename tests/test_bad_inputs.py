@@ -345,6 +345,19 @@ SOLVE_CASES = [
         r"objective must be one of \('max', 'min'\), got None",
     ),
     row(
+        "check_duplicates-string",
+        lambda: matching.Instance.from_arrays(
+            group_ptr=[0, 1],
+            group_members=[0],
+            edge_resource=[0],
+            edge_group=[0],
+            edge_weight=[1.0],
+            check_duplicates="no",
+        ),
+        TypeError,
+        r"check_duplicates must be a bool, got 'no'",
+    ),
+    row(
         "serve_all-string",
         lambda: matching.solve(INST, serve_all="yes"),
         TypeError,

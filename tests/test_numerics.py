@@ -11,6 +11,7 @@ from scipy.optimize import linprog
 import matching
 from matching._mathopt import power_of_two_scale, repaired_dual_bound
 from matching.families import random_groups
+from matching.gap_families import generalized_assignment
 
 OPTIMAL = matching.Status.OPTIMAL
 EPS = float(np.finfo(np.float64).eps)
@@ -162,3 +163,41 @@ def test_no_wrong_optimal_across_magnitudes(inst):
     for method, options in EXACT + RELAXED:
         res = matching.solve(inst, method, **options)
         assert_truthful(inst, res, optimum)
+
+
+def test_a_huge_weight_cannot_make_a_wrong_mip_answer_optimal():
+    # the tolerance is relative to the answer (2.0 against the true minimum 0.0), never to
+    # the largest weight (1.3e12), which once let the solver's slack bless it
+    inst = matching.Instance([[0]], [(0, 0, 0.0), (1, 0, 1338177316137.3667), (2, 0, 2.0)])
+    res = matching.solve(inst, "mip", objective="min", serve_all=True)
+    assert res.check(inst)
+    assert res.bound <= 0.0
+    assert res.status is OPTIMAL or res.value > 0.0
+    if res.status is OPTIMAL:
+        assert res.value == 0.0
+
+
+def test_mip_bound_rounds_to_the_decimal_grid():
+    gap = generalized_assignment("a", 10, 200, seed=0)
+    res = matching.solve(gap.instance(), "mip", objective="min", serve_all=True)
+    # integer costs: the solver's fractional bound rounds up to the integer optimum
+    assert res.status is OPTIMAL and res.bound == res.value == round(res.value)
+
+
+@settings(max_examples=100)
+@given(wide_range_instances())
+def test_no_wrong_optimal_in_either_sense_or_with_serve_all(inst):
+    for objective, serve_all in (("min", False), ("max", True), ("min", True)):
+        sign = 1.0 if objective == "max" else -1.0
+        optimum = brute_force_optimum(inst, objective, serve_all)
+        for method, options in EXACT:
+            res = matching.solve(inst, method, objective=objective, serve_all=serve_all, **options)
+            if np.isnan(optimum):
+                assert res.status is matching.Status.INFEASIBLE, (method, res)
+                continue
+            tol = tolerance(res, inst)
+            assert res.check(inst)
+            assert sign * (res.bound - optimum) >= -tol, (method, objective, serve_all, res)
+            assert sign * (res.value - optimum) <= noise(inst), (method, res, optimum)
+            if res.status is OPTIMAL:
+                assert sign * (optimum - res.value) <= tol, (method, res, optimum, tol)

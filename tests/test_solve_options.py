@@ -68,7 +68,7 @@ def test_lp_bounds_the_optimum_in_every_sense(inst):
 @pytest.mark.parametrize("method", ["cpsat", "mip", "auto"])
 def test_assignment_problem_equals_linear_sum_assignment(method):
     rng = np.random.default_rng(7)
-    cost = rng.uniform(1.0, 10.0, (6, 6))
+    cost = np.round(rng.uniform(1.0, 10.0, (6, 6)), 2)  # decimal data: "mip" proves it too
     rows, cols = linear_sum_assignment(cost)
     inst = matching.Instance.bipartite(cost)
     res = matching.solve(inst, method, objective="min", serve_all=True)
@@ -187,3 +187,23 @@ def test_a_stopped_solve_reports_the_share_bound_not_infinity():
     assert math.isfinite(res.bound) and res.bound >= res.value
     if res.stats.get("bound_source") == "request shares":
         assert res.bound == offline._share_bound(inst, inst.edge_weight, False)
+
+
+@pytest.mark.parametrize("solver", ["glop", "highs", "pdlp"])
+def test_lp_states_an_impossible_serve_all_as_infeasible(solver):
+    # two requests, one resource of capacity 1: no LP point serves both
+    inst = matching.Instance(
+        [[0], [1], [0], [0], [1], [1]],
+        [(0, 0, 0.5), (0, 1, 7e11 + 0.3), (0, 2, -1.0), (0, 3, 3.5), (0, 4, 8.2e11), (0, 5, 1e12)],
+        n_requests=2,
+    )
+    res = matching.solve(inst, "lp", serve_all=True, solver=solver)
+    assert res.status is INFEASIBLE and res.edges.size == 0
+    assert res.check(inst)
+
+
+@pytest.mark.parametrize("method", ["cpsat", "mip", "lp", "auto"])
+def test_serve_all_with_no_requests_is_the_empty_optimum(method):
+    inst = matching.Instance([], [], n_requests=0, n_resources=1)
+    res = matching.solve(inst, method, serve_all=True)
+    assert res.status is OPTIMAL and res.value == 0.0 and res.check(inst)
