@@ -15,6 +15,7 @@ from ortools.sat.python import cp_model
 
 from matching._greedy import best_greedy_edges
 from matching._scaling import CPSAT_SUM_LIMIT, WeightScaling, scale_exactly, scale_weights
+from matching._timing import solver_time_left
 from matching.model import Instance
 from matching.result import Status
 
@@ -185,7 +186,8 @@ def solve_cpsat(
     objective.coeffs.extend((-scaled.integers).tolist())
     objective.scaling_factor = -1.0
     incumbent = best_greedy_edges(instance, weights)
-    if hint and cand.size:
+    # the greedy matching leaves requests unserved, so under serve_all it is no hint
+    if hint and cand.size and not serve_all:
         position = np.full(instance.n_edges, -1, dtype=np.int64)
         position[cand] = np.arange(cand.size)
         chosen = np.zeros(cand.size, dtype=np.int64)
@@ -204,7 +206,7 @@ def solve_cpsat(
         params.linearization_level = 2
         params.cp_model_probing_level = 0
     if time_limit is not None:
-        params.max_time_in_seconds = max(float(time_limit) - build_time, 1e-3)
+        params.max_time_in_seconds = solver_time_left(time_limit, start, cand.size)
     params.log_search_progress = bool(log)
     code = solver.solve(model)
     solve_time = time.perf_counter() - start - build_time

@@ -42,6 +42,7 @@ from pybind11_abseil.status import StatusNotOk
 
 from matching._greedy import best_greedy_edges
 from matching._scaling import decimal_weight_scaling
+from matching._timing import solver_time_left
 from matching.model import Instance
 from matching.result import Status
 
@@ -70,6 +71,8 @@ _MIP_GAP = 1e-9
 #: ``mip`` calls a matching optimal when its value is within this fraction of itself
 #: of the bound (after the bound is rounded to the data's decimal grid, if it has one).
 MIP_RELATIVE_TOLERANCE = 1e-6
+#: Under a time limit HiGHS's MIP presolve is switched off above this many variables.
+PRESOLVE_LIMIT_VARIABLES = 20_000
 
 _EPS = float(np.finfo(np.float64).eps)
 
@@ -324,11 +327,13 @@ def solve_mathopt(
         params.absolute_gap_tolerance = _MIP_GAP
     if time_limit is not None and not relax and solver == "highs":
         # HiGHS's MIP presolve does not look at the clock (35 s and more for a 1 s limit
-        # at 100,000 edges): under a time limit it runs without
-        params.presolve = mathopt.Emphasis.OFF
+        # at 100,000 edges): under a time limit large models run without it
+        if cols.size > PRESOLVE_LIMIT_VARIABLES:
+            params.presolve = mathopt.Emphasis.OFF
     build_time = time.perf_counter() - start
     if time_limit is not None:
-        params.time_limit = datetime.timedelta(seconds=max(time_limit - build_time, 1e-3))
+        seconds = solver_time_left(time_limit, start, cols.size)
+        params.time_limit = datetime.timedelta(seconds=seconds)
     detail = ""
     try:
         with silenced_stdout(not log):

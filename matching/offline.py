@@ -13,6 +13,7 @@ from matching._bipartite import bipartite_solution
 from matching._cpsat import solve_cpsat
 from matching._greedy import greedy_edges
 from matching._mathopt import solve_mathopt
+from matching._scaling import decimal_weight_scaling
 from matching._validate import check_solve_arguments
 from matching.model import Instance
 from matching.result import MatchingResult, Status, integral_result
@@ -73,7 +74,8 @@ def solve(
           otherwise; the bound then includes the rounding
           (``stats["weight_rounding_slack"]``, for decimals the sub-ulp gap to their
           floats) so it stays valid.
-          Option ``hint`` (default True) seeds the search with the greedy matching.
+          Option ``hint`` (default True) seeds the search with the greedy matching
+          (not under ``serve_all``, which the greedy matching does not meet).
         - ``"mip"``: the integer program through OR-Tools MathOpt; option ``solver``:
           ``"highs"`` (default), ``"scip"`` or ``"cpsat"``. The bound is the solver's
           dual bound plus its tolerances (one ``1e-7`` of the largest weight per
@@ -99,7 +101,9 @@ def solve(
         - ``"greedy"``: edges by decreasing weight (option ``key="weight"``) or weight
           per unit load (``key="density"``); at least ``1/(k+1)`` of the optimum for
           unit loads and groups of at most ``k`` requests. No bound is proven.
-        - ``"auto"``: ``"bipartite"`` when it applies, else ``"cpsat"``.
+        - ``"auto"``: ``"bipartite"`` when it applies; ``"mip"`` for singleton groups
+          with loads (generalized assignment) and decimal weights, where HiGHS measured
+          best; else ``"cpsat"`` (groups of several requests, as in ride-sharing).
     time_limit : float, optional
         Seconds for ``cpsat``, ``mip`` and ``lp``, at most ``10**7`` (about 116 days;
         :data:`matching.MAX_TIME_LIMIT`); None for no limit. The limit covers the whole
@@ -188,7 +192,7 @@ def solve(
     # the back ends maximise; a minimisation hands them the sign-flipped weights
     weights = instance.edge_weight if objective == "max" else -instance.edge_weight
     if method == "auto":
-        method = "bipartite" if instance.is_bipartite else "cpsat"
+        method = _auto_method(instance, weights)
     unservable = _unservable_request(instance) if serve_all else None
     if unservable is not None:
         result = sense.result(
@@ -299,6 +303,24 @@ class _Sense:
             objective=self.objective,
             serve_all=self.serve_all,
         )
+
+
+def _auto_method(instance: Instance, weights: np.ndarray) -> str:
+    """Pick the exact path that measured fastest for the instance's structure.
+
+    Bipartite instances take the assignment path. Singleton groups with loads -- the
+    generalized assignment structure -- with decimal weights take HiGHS's MIP, which
+    proved more Chu-Beasley instances and found cheaper assignments at the time limit
+    than CP-SAT on one worker (``benchmarks/gap_auto.py``); its optimality proof needs
+    the weights' decimal grid. Everything else -- groups of several requests, as in
+    ride-sharing -- takes CP-SAT, which won there (``benchmarks/solver_speed.py``).
+    """
+    if instance.is_bipartite:
+        return "bipartite"
+    singletons = bool((instance.group_sizes == 1).all())
+    if singletons and instance.n_edges and decimal_weight_scaling(weights) is not None:
+        return "mip"
+    return "cpsat"
 
 
 def _share_bound(instance: Instance, weights: np.ndarray, serve_all: bool) -> float:

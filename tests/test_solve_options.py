@@ -12,6 +12,7 @@ from scipy.optimize import linear_sum_assignment
 import matching
 from matching import offline
 from matching.families import random_groups
+from matching.gap_families import generalized_assignment
 
 INFEASIBLE = matching.Status.INFEASIBLE
 OPTIMAL = matching.Status.OPTIMAL
@@ -207,3 +208,17 @@ def test_serve_all_with_no_requests_is_the_empty_optimum(method):
     inst = matching.Instance([], [], n_requests=0, n_resources=1)
     res = matching.solve(inst, method, serve_all=True)
     assert res.status is OPTIMAL and res.value == 0.0 and res.check(inst)
+
+
+def test_auto_picks_the_path_measured_best_for_the_structure():
+    gap = generalized_assignment("c", 3, 12, seed=1)
+    assert offline._auto_method(gap.instance(), gap.instance().edge_weight) == "mip"
+    res = matching.solve(gap.instance(), objective="min", serve_all=True)
+    exact = matching.solve(gap.instance(), "cpsat", objective="min", serve_all=True)
+    assert res.method == "mip" and res.status is OPTIMAL and res.value == exact.value
+    floats = gap.instance().replace(edge_weight=gap.instance().edge_weight / 3)
+    assert offline._auto_method(floats, floats.edge_weight) == "cpsat"  # no decimal grid
+    pairs = random_groups(20, 30, 40, max_group_size=2, seed=0)
+    assert offline._auto_method(pairs, pairs.edge_weight) == "cpsat"
+    square = matching.Instance.bipartite(np.ones((3, 3)))
+    assert offline._auto_method(square, square.edge_weight) == "bipartite"
