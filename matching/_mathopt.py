@@ -241,6 +241,29 @@ def repaired_dual_bound(
     return u, _upper_sum(rhs * u) if u.size else 0.0
 
 
+def mip_proves_on_grid(weights: np.ndarray, n_rows: int) -> bool:
+    """Whether the MIP's tolerance allowance is finer than the weights' decimal grid.
+
+    Then the grid rounding of :func:`_grid_bound` closes the allowance and the MIP proves
+    optimality exactly; on wide-ranging or non-decimal weights it cannot.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mip_proves_on_grid(np.array([12.0, 50.0, 31.0]), 5)
+    True
+    >>> mip_proves_on_grid(np.array([1.0, 2.0**34]), 5)
+    False
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    scaling = decimal_weight_scaling(weights)
+    if scaling is None or weights.size == 0:
+        return False
+    largest = float(np.abs(weights).max())
+    allowance = 2 * _SOLVER_TOL * (weights.size + n_rows) * largest
+    return allowance < 0.5 / scaling.scale
+
+
 def _grid_bound(weights: np.ndarray, bound: float, value: float) -> tuple[float, float]:
     """Round a MIP bound down to the decimal grid of the weights; return it and the tolerance.
 

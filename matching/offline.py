@@ -12,8 +12,7 @@ import numpy as np
 from matching._bipartite import bipartite_solution
 from matching._cpsat import solve_cpsat
 from matching._greedy import greedy_edges
-from matching._mathopt import solve_mathopt
-from matching._scaling import decimal_weight_scaling
+from matching._mathopt import mip_proves_on_grid, solve_mathopt
 from matching._validate import check_solve_arguments
 from matching.model import Instance
 from matching.result import MatchingResult, Status, integral_result
@@ -309,16 +308,18 @@ def _auto_method(instance: Instance, weights: np.ndarray) -> str:
     """Pick the exact path that measured fastest for the instance's structure.
 
     Bipartite instances take the assignment path. Singleton groups with loads -- the
-    generalized assignment structure -- with decimal weights take HiGHS's MIP, which
-    proved more Chu-Beasley instances and found cheaper assignments at the time limit
-    than CP-SAT on one worker (``benchmarks/gap_auto.py``); its optimality proof needs
-    the weights' decimal grid. Everything else -- groups of several requests, as in
-    ride-sharing -- takes CP-SAT, which won there (``benchmarks/solver_speed.py``).
+    generalized assignment structure -- take HiGHS's MIP, which proved more Chu-Beasley
+    instances and found cheaper assignments at the time limit than CP-SAT on one worker
+    (``benchmarks/gap_auto.py``), when its proof can be exact: decimal weights whose grid
+    is coarser than the MIP's tolerance allowance (not on wide-ranging weights).
+    Everything else -- groups of several requests, as in ride-sharing -- takes CP-SAT,
+    which won there (``benchmarks/solver_speed.py``).
     """
     if instance.is_bipartite:
         return "bipartite"
     singletons = bool((instance.group_sizes == 1).all())
-    if singletons and instance.n_edges and decimal_weight_scaling(weights) is not None:
+    n_rows = instance.n_requests + instance.n_resources
+    if singletons and mip_proves_on_grid(weights, n_rows):
         return "mip"
     return "cpsat"
 

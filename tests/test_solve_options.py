@@ -222,3 +222,14 @@ def test_auto_picks_the_path_measured_best_for_the_structure():
     assert offline._auto_method(pairs, pairs.edge_weight) == "cpsat"
     square = matching.Instance.bipartite(np.ones((3, 3)))
     assert offline._auto_method(square, square.edge_weight) == "bipartite"
+
+
+def test_auto_keeps_wide_ranging_weights_off_the_mip():
+    # integer weights from 1 to 2**34 on singleton groups: the MIP's tolerance allowance
+    # (1e-7 of the largest weight per variable and row) is coarser than the integer grid
+    inst = matching.Instance(
+        [[0], [1], [2]], [(0, 0, 1.0, 2), (0, 1, 2.0**34, 1), (1, 2, 3.0, 1)], capacity=[2, 1]
+    )
+    assert offline._auto_method(inst, inst.edge_weight) == "cpsat"
+    res = matching.solve(inst)
+    assert res.status is OPTIMAL and res.value == 2.0**34 + 3.0
