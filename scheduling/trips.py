@@ -79,6 +79,7 @@ KNOWN_FORMATS: dict[str, dict[str, str]] = {
     },
     "generic": {
         "pickup_time": "pickup_time",
+        "dropoff_time": "dropoff_time",
         "origin_lat": "origin_lat",
         "origin_lon": "origin_lon",
         "dest_lat": "dest_lat",
