@@ -239,6 +239,8 @@ class RoadNetwork:
         inf
         """
         nodes = list(graph.nodes)
+        if not nodes:
+            raise ValueError("the graph has no nodes")
         if pos_attrs is None:
             data = graph.nodes[nodes[0]] if nodes else {}
             if "lat" in data and "lon" in data:

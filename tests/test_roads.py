@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import networkx as nx
@@ -100,6 +101,8 @@ def test_bad_edge_times_are_named(times, match):
 
 
 def test_bad_inputs():
+    with pytest.raises(ValueError, match="no nodes"):
+        RoadNetwork.from_networkx(nx.DiGraph())
     g = nx.DiGraph()
     g.add_node("p", lat=np.nan, lon=0.0)
     with pytest.raises(ValueError, match="node 'p'"):
@@ -219,3 +222,11 @@ def test_manhattan_nearest_node_brute_force(manhattan):
     )
     all_d = np.linalg.norm(xy[:, None, :] - manhattan.xy[None], axis=2)
     np.testing.assert_allclose(dist, all_d.min(axis=1), atol=1e-9)
+
+
+def test_rides_doc_examples_run():
+    doc = Path(__file__).resolve().parents[1] / "docs" / "rides.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(), flags=re.S)
+    assert blocks
+    for k, block in enumerate(blocks):
+        exec(compile(block, f"rides.md[{k}]", "exec"), {})
