@@ -50,6 +50,7 @@ True
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import time as _time
@@ -202,7 +203,7 @@ class Simulation:
         self._processed = 0
         self._running = False
         self._stop = False
-        self.metrics = Metrics(clock=self._clock, start=self._now)
+        self.metrics = Metrics(clock=self._clock)
 
     def _clock(self) -> float:
         return self._now
@@ -435,6 +436,11 @@ class Simulation:
         max_events : int, optional
             Fire at most this many events.
 
+        Notes
+        -----
+        An exception raised by a handler propagates; its event counts as fired and the
+        clock stays at its time.
+
         Raises
         ------
         UnhandledEventError
@@ -522,8 +528,6 @@ class Metrics:
     clock : callable, optional
         Returns the current time for gauges set without an explicit ``time``
         (:class:`Simulation` passes its clock).
-    start : float, default 0.0
-        Recorded for reference; a gauge's average runs from its first setting.
 
     Examples
     --------
@@ -548,9 +552,8 @@ class Metrics:
     wait,series,mean,4.0
     """
 
-    def __init__(self, clock: Callable[[], float] | None = None, start: float = 0.0) -> None:
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
         self._clock = clock
-        self.start = float(start)
         self._counters: dict[str, float] = {}
         self._series: dict[str, list[float]] = {}
         self._gauges: dict[str, _Gauge] = {}
@@ -638,37 +641,59 @@ class Metrics:
         g = self._gauge(name)
         return np.array(g.times), np.array(g.values)
 
-    def gauge_integral(self, name: str, until: float | None = None) -> float:
-        """Integral of gauge ``name`` from its first setting to ``until`` (default now).
-
-        Exact for the step function up to floating-point rounding of each segment's
-        ``value * duration`` (the segments are summed with :func:`math.fsum`).
-        """
+    def _window(self, name: str, until: float | None, since: float | None) -> tuple[float, float]:
         g = self._gauge(name)
         end = self._now(until)
-        if end < g.times[-1]:
-            raise ValueError(
-                f"until={end!r} is before gauge {name!r}'s last setting {g.times[-1]!r}"
-            )
+        begin = g.times[0] if since is None else _check_time(since, "since")
+        if begin < g.times[0]:
+            raise ValueError(f"since={begin!r} is before gauge {name!r} was first set")
+        if end < begin:
+            raise ValueError(f"until={end!r} is before the window's start {begin!r}")
+        return begin, end
+
+    def gauge_integral(
+        self, name: str, until: float | None = None, since: float | None = None
+    ) -> float:
+        """Integral of gauge ``name`` over [``since``, ``until``].
+
+        ``since`` defaults to the gauge's first setting and ``until`` to the clock's
+        now. Exact for the step function up to floating-point rounding of each
+        segment's ``value * duration`` (the segments are summed with
+        :func:`math.fsum`).
+        """
+        begin, end = self._window(name, until, since)
+        g = self._gauge(name)
         times, values = g.times, g.values
-        parts = [values[i] * (times[i + 1] - times[i]) for i in range(len(times) - 1)]
-        parts.append(values[-1] * (end - times[-1]))
+        first = max(bisect.bisect_right(times, begin) - 1, 0)
+        parts = []
+        for i in range(first, len(times)):
+            lo = max(times[i], begin)
+            hi = end if i + 1 == len(times) else min(times[i + 1], end)
+            if hi <= lo:
+                break
+            parts.append(values[i] * (hi - lo))
         return math.fsum(parts)
 
-    def gauge_mean(self, name: str, until: float | None = None) -> float:
-        """Time average of gauge ``name`` over [first setting, ``until``].
+    def gauge_mean(
+        self, name: str, until: float | None = None, since: float | None = None
+    ) -> float:
+        """Time average of gauge ``name`` over [``since``, ``until``].
 
-        Over an empty interval (``until`` equal to the first setting) it is the current
-        value.
+        ``since`` defaults to the gauge's first setting and ``until`` to the clock's
+        now. Over an empty interval it is the value in force at ``since``.
+
+        Examples
+        --------
+        >>> m = Metrics()
+        >>> m.gauge("busy", 0, time=0.0); m.gauge("busy", 6, time=10.0)
+        >>> m.gauge_mean("busy", until=20.0), m.gauge_mean("busy", until=20.0, since=5.0)
+        (3.0, 4.0)
         """
-        g = self._gauge(name)
-        end = self._now(until)
-        span = end - g.times[0]
-        if span <= 0:
-            if end < g.times[0]:
-                raise ValueError(f"until={end!r} is before gauge {name!r} was first set")
-            return g.values[-1]
-        return self.gauge_integral(name, end) / span
+        begin, end = self._window(name, until, since)
+        if end == begin:
+            g = self._gauge(name)
+            return g.values[bisect.bisect_right(g.times, begin) - 1]
+        return self.gauge_integral(name, end, begin) / (end - begin)
 
     # ------------------------------------------------------------------ export
     def to_rows(self, until: float | None = None) -> list[dict[str, Any]]:

@@ -345,6 +345,17 @@ def test_gauge_time_average_by_hand():
         m.gauge("busy", 1, time=5.0)
     with pytest.raises(ValueError, match="no clock"):
         m.gauge("busy", 1)
+    # windows: [3, 8] sees 3 on [3, 5), 1 on [5, 6), 4 on [6, 8]
+    assert m.gauge_integral("busy", until=8.0, since=3.0) == 3 * 2 + 1 * 1 + 4 * 2
+    assert m.gauge_mean("busy", until=8.0, since=3.0) == 15 / 5
+    assert m.gauge_integral("busy", until=4.0, since=2.5) == 3 * 1.5  # inside one segment
+    assert m.gauge_mean("busy", until=5.0, since=5.0) == 1
+    with pytest.raises(ValueError, match="before gauge 'busy' was first set"):
+        m.gauge_mean("busy", until=3.0, since=-1.0)
+    with pytest.raises(ValueError, match="before the window's start"):
+        m.gauge_integral("busy", until=3.0, since=4.0)
+    with pytest.raises(KeyError, match="no gauge named 'idle'"):
+        m.gauge_mean("idle", until=1.0)
 
 
 def test_gauge_on_the_simulation_clock():
@@ -359,8 +370,9 @@ def test_gauge_on_the_simulation_clock():
 @given(
     st.lists(st.tuples(st.integers(0, 50), st.integers(-5, 20)), min_size=1, max_size=25),
     st.integers(0, 30),
+    st.data(),
 )
-def test_gauge_integral_matches_brute_force_on_random_step_functions(changes, extra):
+def test_gauge_integral_matches_brute_force_on_random_step_functions(changes, extra, data):
     changes = sorted(changes, key=lambda c: c[0])  # stable: the later setting wins a tie
     m = Metrics()
     for t, v in changes:
@@ -376,6 +388,19 @@ def test_gauge_integral_matches_brute_force_on_random_step_functions(changes, ex
         assert m.gauge_mean("g", until=float(end)) == pytest.approx(total / (end - t0), rel=1e-15)
     else:
         assert m.gauge_mean("g", until=float(end)) == changes[-1][1]
+    # a window [since, until] anywhere after the first setting
+    since = data.draw(st.integers(t0, end))
+    until = data.draw(st.integers(since, end))
+    window = sum([v for t, v in changes if t <= s][-1] for s in range(since, until))
+    assert m.gauge_integral("g", until=float(until), since=float(since)) == window
+    if until > since:
+        got = m.gauge_mean("g", until=float(until), since=float(since))
+        assert got == pytest.approx(window / (until - since), rel=1e-15)
+    else:
+        assert (
+            m.gauge_mean("g", until=float(until), since=float(since))
+            == ([v for t, v in changes if t <= since][-1])
+        )
 
 
 @given(
