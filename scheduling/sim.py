@@ -127,9 +127,12 @@ class Periodic:
         False once cancelled or past ``end``.
     """
 
-    __slots__ = ("_next", "active", "end", "every", "kind", "priority", "start", "ticks")
+    __slots__ = ("_next", "_owner", "active", "end", "every", "kind", "priority", "start", "ticks")
 
-    def __init__(self, kind: str, every: float, start: float, end: float, priority: int):
+    def __init__(
+        self, owner: Simulation, kind: str, every: float, start: float, end: float, priority: int
+    ) -> None:
+        self._owner = owner
         self.kind = kind
         self.every = every
         self.start = start
@@ -296,9 +299,13 @@ class Simulation:
         TypeError
             If ``handle`` is neither an :class:`Event` nor a :class:`Periodic`.
         ValueError
-            If ``handle`` was not scheduled by this simulation.
+            If ``handle`` was not scheduled by this simulation (detected for a periodic
+            source, and for an event unless its sequence number is unused here or
+            already fired here).
         """
         if isinstance(handle, Periodic):
+            if handle._owner is not self:
+                raise ValueError(f"{handle!r} was not started by this simulation")
             if not handle.active:
                 return False
             handle.active = False
@@ -327,17 +334,17 @@ class Simulation:
         self,
         kind: str,
         every: float,
-        start: float = 0.0,
+        start: float | None = None,
         *,
         end: float = math.inf,
         priority: int = 0,
     ) -> Periodic:
         """Fire ``kind`` at ``start + k * every`` for ``k = 0, 1, ...`` up to ``end``.
 
-        The payload of tick ``k`` is ``k``. Tick times are computed from ``k``, so there
-        is no floating-point drift however many ticks fire. Without ``end``, stop the
-        ticks with :meth:`cancel` or bound :meth:`run` with ``until`` or
-        ``max_events``.
+        ``start`` defaults to :attr:`now`. The payload of tick ``k`` is ``k``. Tick
+        times are computed from ``k``, so there is no floating-point drift however many
+        ticks fire. Without ``end``, stop the ticks with :meth:`cancel` or bound
+        :meth:`run` with ``until`` or ``max_events``.
 
         Examples
         --------
@@ -354,7 +361,7 @@ class Simulation:
         every = _check_time(every, "every")
         if every <= 0:
             raise ValueError(f"every must be positive, got {every!r}")
-        start = _check_time(start, "start")
+        start = self._now if start is None else _check_time(start, "start")
         if start < self._now:
             raise ValueError(f"periodic start {start!r} is before now={self._now!r}")
         if isinstance(end, bool) or not isinstance(end, (int, float, np.integer, np.floating)):
@@ -362,7 +369,7 @@ class Simulation:
         end = float(end)
         if math.isnan(end):
             raise ValueError("end must not be NaN")
-        source = Periodic(kind, every, start, end, priority)
+        source = Periodic(self, kind, every, start, end, priority)
         self._schedule_tick(source)
         return source
 

@@ -312,6 +312,11 @@ def test_periodic_end_cancel_and_interleaving():
     sim2.run()  # terminates: the source was cancelled
     assert ticks == [0.0, 1.0, 2.0]
     assert sim2.cancel(src) is False
+    with pytest.raises(ValueError, match="not started by this simulation"):
+        Simulation().cancel(src)
+    late = sim2.periodic("tick", 1.0, end=5.0)  # starts at now = 2.5
+    sim2.run()
+    assert ticks[3:] == [2.5, 3.5, 4.5] and late.ticks == 3
     with pytest.raises(ValueError, match="positive"):
         sim2.periodic("tick", 0.0, start=3.0)
 
