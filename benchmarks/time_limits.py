@@ -80,12 +80,21 @@ def main() -> None:
     parser.add_argument(
         "--peer-repeats", type=int, default=1, help="runs of scipy.milp (it can overrun a lot)"
     )
-    parser.add_argument("--instances", nargs="*", default=list(INSTANCES))
+    parser.add_argument(
+        "--instances",
+        nargs="*",
+        default=[name.split()[0] for name in INSTANCES],
+        help="short names: " + ", ".join(name.split()[0] for name in INSTANCES),
+    )
     args = parser.parse_args()
+    short = {name.split()[0]: name for name in INSTANCES}
+    unknown = [name for name in args.instances if name not in short]
+    if unknown:
+        parser.error(f"unknown instance {unknown[0]!r}; choose from {sorted(short)}")
     rows = []
     header = f"{'instance':36} {'method':12} {'T':>4} {'wall s':>7} {'ok':>3} {'status':28} "
     print(header + f"{'value':>14} {'bound':>14}")
-    for name in args.instances:
+    for name in (short[name] for name in args.instances):
         inst = INSTANCES[name]()
         for limit in args.limits:
             for method in (*METHODS, "scipy.milp"):
