@@ -4,4 +4,10 @@
 - :mod:`scheduling.queue`: QLM request groups placed on GPU instances.
 - :mod:`scheduling.rollout`: Seer-style rounds placing GRPO groups' next chunks.
 - :mod:`scheduling.traces`: Azure LLM trace loader and calibrated generators.
+- :mod:`scheduling.roads`: road networks (the Manhattan data or a generated grid city),
+  travel times by Dijkstra from the needed sources, nearest nodes.
+- :mod:`scheduling.trips`: NYC trip-sample loaders (columns detected, zones placed through
+  their centroids, bad rows named or counted), snapping to a network, time compression.
+- :mod:`scheduling.sim`: the discrete-event core the application simulators share
+  (clock, event heap with deterministic ties, periodic ticks, metrics).
 """
