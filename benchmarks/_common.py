@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import csv
+import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -15,3 +18,13 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
+
+
+def median_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
+    """Run ``fn`` ``repeats`` times; return the median wall time and the last result."""
+    times, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), out

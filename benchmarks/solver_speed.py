@@ -24,20 +24,11 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from _common import RESULTS, write_csv
+from _common import RESULTS, median_time, write_csv
 from scipy.optimize import Bounds, LinearConstraint, linear_sum_assignment, milp
 
 import matching
 from scheduling.rides import synthetic_ride_batch
-
-
-def median_time(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 # ------------------------------------------------------------------------ bipartite

@@ -26,20 +26,11 @@ import time
 
 import numpy as np
 import scipy.sparse as sp
-from _common import RESULTS, write_csv
+from _common import RESULTS, median_time, write_csv
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 import matching
-
-
-def median_time(fn, repeats):
-    times, out = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), out
 
 
 def _child(fn, repeats, pipe):
