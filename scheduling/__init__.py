@@ -8,6 +8,8 @@
   travel times by Dijkstra from the needed sources, nearest nodes.
 - :mod:`scheduling.trips`: NYC trip-sample loaders (columns detected, zones placed through
   their centroids, bad rows named or counted), snapping to a network, time compression.
+- :mod:`scheduling.pooling`: ride-pooling groups on a road network: exact best routes
+  under wait and detour limits, feasible groups level by level, vehicle-group edges.
 - :mod:`scheduling.sim`: the discrete-event core the application simulators share
   (clock, event heap with deterministic ties, periodic ticks, metrics).
 """
