@@ -466,39 +466,17 @@ class Simulation:
         ):
             raise ValueError(f"max_events must be a non-negative int, got {max_events!r}")
         limit = math.inf if max_events is None else max_events
-        heap, pending, handlers = self._heap, self._pending, self._handlers
-        heappop = heapq.heappop
         fired = 0
         self._running = True
         self._stop = False
         try:
-            while heap and fired < limit:
-                event = heap[0]
-                time, _, seq, kind, _ = event
-                if seq not in pending:
-                    heappop(heap)
-                    continue
-                if time > bound:
-                    break
-                handler = handlers.get(kind)
-                if handler is None:
-                    raise UnhandledEventError(self._unhandled(event))
-                heappop(heap)
-                del pending[seq]
-                self._now = time
+            while fired < limit and self._fire_next(bound) is not None:
                 fired += 1
-                if self._periodic:
-                    source = self._periodic.pop(seq, None)
-                    if source is not None:
-                        source.ticks += 1
-                        self._schedule_tick(source)
-                handler(self, event)
                 if self._stop:
                     break
             if until is not None and not self._stop and self.next_time > bound:
                 self._now = bound
         finally:
-            self._processed += fired
             self._running = False
             self._stop = False
         return fired
