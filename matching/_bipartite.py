@@ -68,12 +68,16 @@ class BipartiteSolution:
         point solvers, the LP dual bound for the min-cost flow.
     solver : str
         ``"scipy-dense"``, ``"ortools-flow"`` or ``"scipy-sparse"``.
+    tolerance : float
+        The float64 noise of sums over the data: ``bound - value`` within it is a proof
+        of optimality.
     """
 
     edges: np.ndarray
     value: float
     bound: float
     solver: str
+    tolerance: float
 
 
 def bipartite_edges(
@@ -158,7 +162,7 @@ def bipartite_solution(
     if serve_all and np.bincount(cols, minlength=n_q).min(initial=1) == 0:
         return None  # a request without an edge
     if edge.size == 0:
-        return BipartiteSolution(edge.astype(np.int64), 0.0, 0.0, "scipy-dense")
+        return BipartiteSolution(edge.astype(np.int64), 0.0, 0.0, "scipy-dense", 0.0)
     pairs = _Pairs(n_r, n_q, edge, rows, cols, w[edge])
     cells = n_r * n_q
     if cells <= DENSE_CELL_LIMIT and edge.size >= DENSE_FILL * cells:
@@ -192,7 +196,9 @@ class _Pairs:
         """Solution for candidate positions ``chosen`` (bound None: equal to the value)."""
         value = math.fsum(self.w[chosen])
         edges = np.sort(self.edge[chosen]).astype(np.int64, copy=False)
-        return BipartiteSolution(edges, value, value if bound is None else bound, solver)
+        bound = value if bound is None else bound
+        tolerance = _tolerance(self.n_r, self.n_q, self.w)
+        return BipartiteSolution(edges, value, bound, solver, tolerance)
 
 
 # --------------------------------------------------------------------------- dense
@@ -219,7 +225,8 @@ def _grid(w: np.ndarray, layout: DenseLayout, serve_all: bool) -> BipartiteSolut
     # rows come back ascending, so row-major cells are already sorted edge ids
     edges = cells if layout.cell_edge is None else np.sort(layout.cell_edge[cells])
     value = math.fsum(w[cells])
-    return BipartiteSolution(edges.astype(np.int64, copy=False), value, value, "scipy-dense")
+    edges = edges.astype(np.int64, copy=False)
+    return BipartiteSolution(edges, value, value, "scipy-dense", _tolerance(n_r, n_q, w))
 
 
 def _dense(pairs: _Pairs, serve_all: bool) -> BipartiteSolution | None:
@@ -295,14 +302,14 @@ def _flow(pairs: _Pairs, serve_all: bool) -> BipartiteSolution | None:
     if status == network.OPTIMAL:
         chosen = np.flatnonzero(network.flows(np.arange(m)))
         bound = _dual_bound(pairs, chosen, serve_all)
-        if bound - math.fsum(pairs.w[chosen]) <= _tolerance(pairs):
+        if bound - math.fsum(pairs.w[chosen]) <= _tolerance(pairs.n_r, pairs.n_q, pairs.w):
             return pairs.solution(chosen, bound, "ortools-flow")
     return _scipy_sparse(pairs, serve_all)
 
 
-def _tolerance(pairs: _Pairs) -> float:
+def _tolerance(n_r: int, n_q: int, w: np.ndarray) -> float:
     """Float64 noise of sums over the data: what a proven gap may still show."""
-    return 16 * _EPS * (pairs.n_r + pairs.n_q) * float(np.abs(pairs.w).max())
+    return 16 * _EPS * (n_r + n_q) * float(np.abs(w).max(initial=0.0))
 
 
 def _dual_bound(pairs: _Pairs, chosen: np.ndarray, serve_all: bool) -> float:

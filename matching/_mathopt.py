@@ -317,7 +317,7 @@ def solve_mathopt(
         raise ValueError(f"unknown {kind} solver {solver!r}; choose one of {sorted(table)}")
     wanted = np.ones(instance.n_edges, dtype=bool) if serve_all else weights > 0
     if not relax:
-        wanted &= instance.edge_load <= instance.capacity[instance.edge_resource]
+        wanted &= instance.edge_fits
     cols = np.flatnonzero(wanted)
     scale = power_of_two_scale(weights[cols])
     costs = weights[cols] * scale  # exact: a power of two within the supported range

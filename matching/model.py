@@ -407,10 +407,14 @@ class Instance:
         return sp.csr_array(self.edge_requests.T)
 
     @cached_property
+    def edge_fits(self) -> np.ndarray:
+        """Boolean mask of the edges whose load is within their resource's capacity."""
+        return _readonly(self.edge_load <= self.capacity[self.edge_resource])
+
+    @cached_property
     def servable_edges(self) -> np.ndarray:
         """Edges that can be in an optimal matching: positive weight, load within capacity."""
-        fits = self.edge_load <= self.capacity[self.edge_resource]
-        return _readonly(np.flatnonzero((self.edge_weight > 0) & fits))
+        return _readonly(np.flatnonzero((self.edge_weight > 0) & self.edge_fits))
 
     @cached_property
     def group_edges(self) -> sp.csr_array:

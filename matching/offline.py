@@ -19,7 +19,6 @@ from matching.result import MatchingResult, Status, integral_result
 
 __all__ = ["METHODS", "solve"]
 
-_EPS = float(np.finfo(np.float64).eps)
 
 #: Methods accepted by :func:`solve`.
 METHODS = ("auto", "cpsat", "mip", "lp", "bipartite", "greedy")
@@ -223,16 +222,12 @@ def solve(
     elif method == "bipartite":
         solution = bipartite_solution(instance, weights=weights, serve_all=sense.serve_all)
         found = solution is not None
-        # the floating-point solvers and the flow's dual certificate are exact up to
-        # rounding of this size; a certificate that does not close is no proof
-        tolerance = 16 * _EPS * (instance.n_resources + instance.n_requests)
-        tolerance *= float(np.abs(weights).max(initial=0.0))
         if not found:
             status = Status.INFEASIBLE
-        elif solution.bound - solution.value <= tolerance:
+        elif solution.bound - solution.value <= solution.tolerance:
             status = Status.OPTIMAL
         else:
-            status = Status.FEASIBLE
+            status = Status.FEASIBLE  # a certificate that does not close is no proof
         result = sense.result(
             instance,
             solution.edges if found else None,
@@ -241,7 +236,7 @@ def solve(
             method=method,
             stats={
                 "solver": solution.solver if found else "none",
-                "optimality_tolerance": tolerance,
+                "optimality_tolerance": solution.tolerance if found else 0.0,
             },
         )
     else:
@@ -332,8 +327,9 @@ def _share_bound(instance: Instance, weights: np.ndarray, serve_all: bool) -> fl
     optimum -- is at most the sum over requests of the best share that an edge fitting
     its capacity offers them (floored at 0 unless ``serve_all``). Rounded up.
     """
-    fits = instance.edge_load <= instance.capacity[instance.edge_resource]
-    share = np.where(fits, weights / instance.group_sizes[instance.edge_group], -np.inf)
+    share = np.where(
+        instance.edge_fits, weights / instance.group_sizes[instance.edge_group], -np.inf
+    )
     rows = instance.request_edges
     best = np.full(instance.n_requests, -np.inf)
     filled = np.flatnonzero(np.diff(rows.indptr) > 0)
@@ -349,8 +345,7 @@ def _share_bound(instance: Instance, weights: np.ndarray, serve_all: bool) -> fl
 
 def _unservable_request(instance: Instance) -> int | None:
     """Return the first request that no edge can serve (none fits its capacity)."""
-    fits = instance.edge_load <= instance.capacity[instance.edge_resource]
-    reach = instance.request_edges @ fits.astype(np.float64)
+    reach = instance.request_edges @ instance.edge_fits.astype(np.float64)
     missing = np.flatnonzero(reach == 0)
     return int(missing[0]) if missing.size else None
 

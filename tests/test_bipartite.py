@@ -23,7 +23,7 @@ def force_path(monkeypatch, path):
     elif path in ("flow", "scipy-sparse"):
         monkeypatch.setattr(_bipartite, "DENSE_CELL_LIMIT", -1)
     if path == "scipy-sparse":  # every certificate "fails": the flow falls back to scipy
-        monkeypatch.setattr(_bipartite, "_tolerance", lambda pairs: -math.inf)
+        monkeypatch.setattr(_bipartite, "_tolerance", lambda *data: -math.inf)
 
 
 def solve_path(inst, path, monkeypatch, **kwargs):
