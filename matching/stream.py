@@ -48,6 +48,7 @@ __all__ = [
     "MatcherState",
     "OnlineMatcher",
     "PolicyError",
+    "Prior",
     "sealed",
 ]
 
@@ -73,8 +74,24 @@ def sealed(array: np.ndarray) -> np.ndarray:
     return np.lib.stride_tricks.as_strided(array, writeable=False)
 
 
+class Prior:
+    """Base of the declared priors a matcher accepts (:class:`KnownModel` and the
+    ridesharing model of :mod:`matching.rideshare`): the arrival distribution a policy
+    may learn before any arrival, never the draw. Subclasses carry ``types`` (an
+    :class:`~matching.model.Instance` over the matcher's resources) and ``p`` (one row
+    per type, one column per step)."""
+
+    types: Instance
+    p: np.ndarray
+
+    @property
+    def horizon(self) -> int:
+        """Number of steps ``T``."""
+        return int(self.p.shape[1])
+
+
 @dataclass(frozen=True)
-class KnownModel:
+class KnownModel(Prior):
     """A declared prior: the distribution arrivals are drawn from, not the draw.
 
     Attributes
@@ -104,11 +121,6 @@ class KnownModel:
                 "arrival a step"
             )
         object.__setattr__(self, "p", sealed(p))
-
-    @property
-    def horizon(self) -> int:
-        """Number of steps ``T``."""
-        return int(self.p.shape[1])
 
 
 class Arrival(NamedTuple):
@@ -177,7 +189,7 @@ class MatcherSetup:
     n_resources: int
     capacity: np.ndarray
     reusable: bool
-    prior: KnownModel | None
+    prior: Prior | None
 
 
 class MatcherState:
@@ -332,7 +344,7 @@ class OnlineMatcher:
     policy : OnlinePolicy
         Decides each arrival (or batch); reset here with :class:`MatcherSetup` and a
         generator. The matcher owns it from now on.
-    prior : KnownModel, optional
+    prior : Prior, optional
         The declared arrival distribution, for policies built on one (never the
         realised sequence).
     reusable : bool, default False
@@ -362,7 +374,7 @@ class OnlineMatcher:
         capacity: Any,
         policy: OnlinePolicy,
         *,
-        prior: KnownModel | None = None,
+        prior: Prior | None = None,
         reusable: bool = False,
         seed: int | np.random.Generator | None = 0,
     ) -> None:
@@ -370,8 +382,10 @@ class OnlineMatcher:
         if not np.isfinite(cap).all() or (cap < 0).any():
             bad = int(np.flatnonzero(~(np.isfinite(cap) & (cap >= 0)))[0])
             raise ValueError(f"capacity[{bad}] = {cap[bad]!r} must be finite and >= 0")
-        if prior is not None and not isinstance(prior, KnownModel):
-            raise TypeError(f"prior must be a KnownModel, got {type(prior).__name__}")
+        if prior is not None and not isinstance(prior, Prior):
+            raise TypeError(
+                f"prior must be a KnownModel or another Prior, got {type(prior).__name__}"
+            )
         if prior is not None and prior.types.n_resources != cap.size:
             raise ValueError(
                 f"the prior's types use {prior.types.n_resources} resources, "
