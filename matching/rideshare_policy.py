@@ -107,7 +107,7 @@ def _cells(model: RideshareModel, lp: RideshareLP) -> list[list[tuple[int, np.nd
 
 def exact_availability(
     model: RideshareModel,
-    lp: RideshareLP,
+    lp: RideshareLP | None,
     gamma: float | Fraction,
     *,
     exact: bool = False,
@@ -138,6 +138,8 @@ def exact_availability(
     g_val = num(gamma)
     p = [[num(float(model.p[v, t])) for t in range(n_t)] for v in range(types.n_requests)]
     if x is None:
+        if lp is None:
+            raise ValueError("give the LP solution: lp or x")
         xv = {(e, t): num(float(lp.x[e, t])) for e, t in zip(*np.nonzero(lp.x > 0), strict=True)}
     else:
         xv = {key: num(val) for key, val in x.items() if val > 0}
