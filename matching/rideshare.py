@@ -89,14 +89,18 @@ def _check_groups(groups: Instance) -> None:
         raise TypeError(f"groups must be an Instance, got {type(groups).__name__}")
     d = groups.edge_duration
     if d is None:
-        raise ValueError("groups needs edge durations: how many steps each route keeps its vehicle")
+        raise ValueError(
+            "groups needs edge durations: how many steps each route keeps its vehicle"
+        )
     bad = np.flatnonzero((d < 1) | (d != np.round(d)))
     if bad.size:
         e = int(bad[0])
         raise ValueError(f"edge {e} has duration {d[e]!r}: durations must be whole steps >= 1")
     if not (groups.capacity == 1).all():
         u = int(np.flatnonzero(groups.capacity != 1)[0])
-        raise ValueError(f"vehicle {u} has capacity {groups.capacity[u]!r}: a vehicle serves one group at a time (capacity 1)")
+        raise ValueError(
+            f"vehicle {u} has capacity {groups.capacity[u]!r}: a vehicle serves one group at a time (capacity 1)"
+        )
     if not (groups.edge_load == 1).all():
         e = int(np.flatnonzero(groups.edge_load != 1)[0])
         raise ValueError(f"edge {e} has load {groups.edge_load[e]!r}: loads must be 1")
@@ -212,7 +216,8 @@ def rideshare_lp(model: RideshareModel, *, solver: str = "glop") -> RideshareLP:
     counts = np.diff(ge.indptr)[cell_g]
     cell_of_edge = np.repeat(np.arange(cell_g.size), counts)
     type_edge = np.concatenate(
-        [ge.indices[ge.indptr[g] : ge.indptr[g + 1]] for g in cell_g.tolist()] or [np.zeros(0, int)]
+        [ge.indices[ge.indptr[g] : ge.indptr[g + 1]] for g in cell_g.tolist()]
+        or [np.zeros(0, int)]
     ).astype(np.int64)
     step = cell_t[cell_of_edge]
     prob = q[cell_g, cell_t][cell_of_edge]
@@ -266,6 +271,7 @@ def rideshare_lp(model: RideshareModel, *, solver: str = "glop") -> RideshareLP:
     if out.status is not Status.OPTIMAL:
         raise RuntimeError(f"benchmark LP not solved: {out.stats['solver_status']}")
     x = np.zeros((types.n_edges, n_t))
-    np.add.at(x, (type_edge, step), np.clip(out.x, 0.0, 1.0) * prob)
+    # solver noise below 1e-12 of a cell's probability is no mass the policy should sample
+    y = np.where(out.x > 1e-12, np.clip(out.x, 0.0, 1.0), 0.0)
+    np.add.at(x, (type_edge, step), y * prob)
     return RideshareLP(x, float(types.edge_weight @ x.sum(axis=1)), q)
-

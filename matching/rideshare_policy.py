@@ -38,6 +38,7 @@ __all__ = [
     "Availability",
     "RideshareAttenuatePolicy",
     "exact_availability",
+    "safe_gamma",
     "simulated_availability",
 ]
 
@@ -189,8 +190,11 @@ def exact_availability(
             for e in edges:
                 u = resource[e]
                 free = sum(
-                    (pr for (busy, arr, taken), pr in configs.items()
-                     if arr & gmask == gmask and not taken & gmask and busy[u] == 0),
+                    (
+                        pr
+                        for (busy, arr, taken), pr in configs.items()
+                        if arr & gmask == gmask and not taken & gmask and busy[u] == 0
+                    ),
                     zero,
                 )
                 beta[e, t] = free / qg
@@ -306,9 +310,44 @@ def simulated_availability(
             taken[np.ix_(idx, group)] = True
             np.add.at(accepted[:, t], e_sel, 1.0)
             total[idx] += weight[e_sel]
-    return Availability(
-        beta, accepted / n_sims, float(total.mean()), "simulated", n_sims, half
-    )
+    return Availability(beta, accepted / n_sims, float(total.mean()), "simulated", n_sims, half)
+
+
+def safe_gamma(
+    model: RideshareModel,
+    lp: RideshareLP,
+    target: float,
+    *,
+    iterations: int = 30,
+) -> float:
+    """Largest ``gamma <= target`` (to ``target / 2^iterations``) whose exact
+    availabilities all satisfy ``beta >= gamma``, by bisection.
+
+    With that ``gamma`` every used cell is accepted with probability exactly
+    ``gamma x`` on this model, so ``E[ALG] = gamma LP``. Enumerates exactly (tiny models).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from matching import Instance
+    >>> from matching.rideshare import RideshareModel, rideshare_lp
+    >>> groups = Instance([[0], [1], [0, 1]], [(0, 0, 1, 1, 1), (0, 1, 1, 1, 1), (0, 2, 2, 1, 1)])
+    >>> model = RideshareModel(groups, np.full((2, 2), 0.5))
+    >>> safe_gamma(model, rideshare_lp(model), 0.3)  # every beta >= 0.3 here
+    0.3
+    """
+    if not 0 < target <= 1:
+        raise ValueError(f"target must lie in (0, 1], got {target!r}")
+    if exact_availability(model, lp, target).min_beta() >= target:
+        return float(target)
+    lo, hi = 0.0, float(target)
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        if exact_availability(model, lp, mid).min_beta() >= mid:
+            lo = mid
+        else:
+            hi = mid
+    return lo
 
 
 class RideshareAttenuatePolicy(OnlinePolicy):

@@ -77,9 +77,7 @@ class RideRealisation:
         inst = Instance(
             members or [], edges, capacity=np.ones(types.n_resources), n_requests=len(ids)
         )
-        return ArrivalSequence(
-            inst, np.arange(len(members)), np.array(times), reusable=True
-        )
+        return ArrivalSequence(inst, np.arange(len(members)), np.array(times), reusable=True)
 
 
 def realise(model: RideshareModel, arrived: np.ndarray) -> RideRealisation:
@@ -153,7 +151,11 @@ def run_ride_policy(
         else:
             for a in groups:
                 matcher.arrive(
-                    a.requests, a.resources, a.weights, durations=a.durations, time=float(t),
+                    a.requests,
+                    a.resources,
+                    a.weights,
+                    durations=a.durations,
+                    time=float(t),
                     type=a.type,
                 )
     return matcher
@@ -191,7 +193,9 @@ class RideRatioReport:
                     "alg_over_lp": float(alg.mean() / self.lp) if self.lp > 0 else np.nan,
                     "ci_low": float(lo),
                     "ci_high": float(hi),
-                    "alg_over_opt": float(alg.sum() / self.opt.sum()) if positive.any() else np.nan,
+                    "alg_over_opt": float(alg.sum() / self.opt.sum())
+                    if positive.any()
+                    else np.nan,
                     "mean_alg": float(alg.mean()),
                 }
             )
@@ -233,7 +237,5 @@ def ride_ratio_table(
             values[name][i] = run_ride_policy(real, policy, seed=seed * 1000003 + i * 31 + j).value
             if values[name][i] > opt[i] * (1 + 1e-9) + 1e-9:
                 raise RuntimeError(f"{name} beat the hindsight optimum on trial {i}")
-    gamma = next(
-        (p.gamma for p in instances.values() if hasattr(p, "gamma")), float("nan")
-    )
+    gamma = next((p.gamma for p in instances.values() if hasattr(p, "gamma")), float("nan"))
     return RideRatioReport(values, opt, lp.value, gamma)

@@ -29,8 +29,8 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from functools import lru_cache
-from typing import ClassVar
+from functools import cache
+from typing import Any, ClassVar
 
 from matching.rideshare import RideshareModel, attenuation_parties, rideshare_lp
 from matching.rideshare_policy import exact_availability
@@ -62,7 +62,7 @@ def gamma_bracket(k: int, bits: int = 40) -> tuple[Fraction, Fraction]:
     Examples
     --------
     >>> lo, hi = gamma_bracket(2)
-    >>> float(lo) < 0.317672196 < float(hi), hi - lo == Fraction(1, 2**40)
+    >>> 0.3176721 < float(lo) < float(hi) < 0.3176723, hi - lo == Fraction(1, 2**40)
     (True, True)
     """
     m = attenuation_parties(k)
@@ -157,7 +157,9 @@ def expected_opt(model: RideshareModel) -> Fraction:
     certain = {(v, t) for t in range(n_t) for v in range(types.n_requests) if p[v][t] == 1}
     members = [frozenset(types.group(g).tolist()) for g in range(types.n_groups)]
     ge = types.group_edges
-    edges_of = [ge.indices[ge.indptr[g] : ge.indptr[g + 1]].tolist() for g in range(types.n_groups)]
+    edges_of = [
+        ge.indices[ge.indptr[g] : ge.indptr[g + 1]].tolist() for g in range(types.n_groups)
+    ]
     weight = [Fraction(float(v)) for v in types.edge_weight]
     resource = types.edge_resource.tolist()
     duration = types.edge_duration.astype(int).tolist()
@@ -166,7 +168,7 @@ def expected_opt(model: RideshareModel) -> Fraction:
         here = set(certain) | {b for b, on in zip(bits, outcome, strict=True) if on}
         prob = Fraction(1)
         for b, on in zip(bits, outcome, strict=True):
-            prob *= p[b[1]][b[0]] if on else 1 - p[b[1]][b[0]]
+            prob *= p[b[0]][b[1]] if on else 1 - p[b[0]][b[1]]
         items = [
             (t, g)
             for t in range(n_t)
@@ -174,7 +176,7 @@ def expected_opt(model: RideshareModel) -> Fraction:
             if all((v, t) in here for v in members[g])
         ]
 
-        @lru_cache(maxsize=None)
+        @cache
         def best(i: int, busy: tuple[int, ...], taken: frozenset, step: int) -> Fraction:
             if i == len(items):
                 return Fraction(0)
@@ -207,8 +209,11 @@ class RideshareCertificate:
     model : RideshareModel
     x : tuple of tuples of Fraction
         LP solution ``x[e][t]`` (edges x steps).
+    gamma : Fraction
+        The certified target: every used cell accepted with probability ``gamma x``;
+        at most ``gamma_lo``.
     gamma_lo, gamma_hi : Fraction
-        Claimed bracket of ``gamma_k``; the certified target is ``gamma_lo``.
+        Claimed bracket of ``gamma_k``.
     lp_value : Fraction
         Claimed ``LP(x)``.
     min_beta : Fraction
@@ -223,6 +228,7 @@ class RideshareCertificate:
 
     model: RideshareModel
     x: XTable
+    gamma: Fraction
     gamma_lo: Fraction
     gamma_hi: Fraction
     lp_value: Fraction
@@ -241,7 +247,7 @@ class RideshareCertificate:
     def headline(self) -> str:
         """Return the certified bound in a few words (meaningful once verified)."""
         return (
-            f"E[ALG] = gamma LP(x) >= gamma E[OPT], gamma = {floor_decimal(self.gamma_lo, 6)}"
+            f"E[ALG] = gamma LP(x) >= gamma E[OPT], gamma = {floor_decimal(self.gamma, 6)}"
             f" (k = {self.model.k}), min beta {floor_decimal(self.min_beta, 3)}"
         )
 
@@ -269,27 +275,28 @@ class RideshareCertificate:
         problem = _model_problem(model) or self._bracket_problem() or self._x_problem()
         if problem is None:
             problem = next(
-                (f"{name}: {show(lhs)} > {show(rhs)}" for name, lhs, rhs in _rows(model, self.x)
-                 if lhs > rhs),
+                (
+                    f"{name}: {show(lhs)} > {show(rhs)}"
+                    for name, lhs, rhs in _rows(model, self.x)
+                    if lhs > rhs
+                ),
                 None,
             )
         if problem is not None:
             return Verification.fail(problem)
-        x_map = {
-            (e, t): v for e, row in enumerate(self.x) for t, v in enumerate(row) if v > 0
-        }
-        av = exact_availability(model, None, self.gamma_lo, exact=True, x=x_map)
+        x_map = {(e, t): v for e, row in enumerate(self.x) for t, v in enumerate(row) if v > 0}
+        av = exact_availability(model, None, self.gamma, exact=True, x=x_map)
         least = min((b for b in av.beta.ravel() if b == b), default=Fraction(1))
         for (e, t), mass in sorted(x_map.items()):
-            if av.beta[e, t] < self.gamma_lo:
+            if av.beta[e, t] < self.gamma:
                 return Verification.fail(
                     f"cell (e={e}, t={t}): beta = {show(av.beta[e, t])} < gamma = "
-                    f"{show(self.gamma_lo)}; the attenuation gamma / beta exceeds 1"
+                    f"{show(self.gamma)}; the attenuation gamma / beta exceeds 1"
                 )
-            if av.accept[e, t] != self.gamma_lo * mass:
+            if av.accept[e, t] != self.gamma * mass:
                 return Verification.fail(
                     f"cell (e={e}, t={t}) is accepted with probability {show(av.accept[e, t])}"
-                    f", not gamma x = {show(self.gamma_lo * mass)}"
+                    f", not gamma x = {show(self.gamma * mass)}"
                 )
         value = _lp_value(model, self.x)
         opt = expected_opt(model)
@@ -297,7 +304,7 @@ class RideshareCertificate:
             ("LP(x)", self.lp_value, value),
             ("min beta", self.min_beta, least),
             ("E[ALG]", self.alg, av.expected_value),
-            ("E[ALG] = gamma LP(x)", self.alg, self.gamma_lo * value),
+            ("E[ALG] = gamma LP(x)", self.alg, self.gamma * value),
             ("E[OPT]", self.opt, opt),
         ):
             if claimed != actual:
@@ -312,7 +319,8 @@ class RideshareCertificate:
             )
         return Verification(
             True,
-            f"verified: gamma_k in ({show(self.gamma_lo)}, {show(self.gamma_hi)}), "
+            f"verified: gamma_k in ({show(self.gamma_lo)}, {show(self.gamma_hi)}), target "
+            f"gamma = {show(self.gamma)}, "
             f"{sum(1 for _ in _rows(model, self.x))} LP rows, beta >= gamma and acceptance "
             f"= gamma x at {len(x_map)} used cells (min beta = {float(least):.9f}), "
             f"E[OPT] <= LP(x)",
@@ -324,6 +332,8 @@ class RideshareCertificate:
         lo, hi = self.gamma_lo, self.gamma_hi
         if not 0 < lo < hi < 1:
             return f"the bracket must satisfy 0 < lo < hi < 1, got ({show(lo)}, {show(hi)})"
+        if not 0 < self.gamma <= lo:
+            return f"the target gamma = {show(self.gamma)} must lie in (0, gamma_lo = {show(lo)}]"
         if not _f(lo, m) < 0 < _f(hi, m):
             return (
                 f"({show(lo)}, {show(hi)}) does not bracket the root of g = (1 - g)^{m}: "
@@ -345,8 +355,8 @@ class RideshareCertificate:
     def _statement(self) -> str:
         return (
             f"rideshare LP sample-and-attenuate on this model (k = {self.model.k}): every "
-            f"cell accepted with probability gamma x, gamma = {floor_decimal(self.gamma_lo, 9)}"
-            f" <= gamma_k; E[ALG] = {floor_decimal(self.alg)} = gamma LP(x) >= gamma E[OPT] "
+            f"cell accepted with probability gamma x, gamma = {floor_decimal(self.gamma, 9)}"
+            f" <= gamma_k = {floor_decimal(self.gamma_lo, 6)}...; E[ALG] = {floor_decimal(self.alg)} = gamma LP(x) >= gamma E[OPT] "
             f"(E[OPT] = {float(self.opt):.6f} <= LP(x) = {float(self.lp_value):.6f})"
         )
 
@@ -359,9 +369,17 @@ def _exactly_feasible(model: RideshareModel, x: XTable) -> XTable:
 
 
 def rideshare_certificate(
-    model: RideshareModel, *, gamma_bits: int = 40
+    model: RideshareModel,
+    *,
+    gamma: Fraction | None = None,
+    x: Any = None,
+    gamma_bits: int = 40,
 ) -> RideshareCertificate:
-    """Build the certificate of ``model`` from its benchmark LP (not yet verified).
+    """Build the certificate of ``model`` (not yet verified).
+
+    ``gamma`` defaults to the lower end of the ``gamma_k`` bracket; ``x`` (an
+    ``(n_edges, T)`` array of floats or Fractions) defaults to the benchmark LP's
+    optimum, rounded to fractions and scaled down until every row holds exactly.
 
     Examples
     --------
@@ -379,14 +397,21 @@ def rideshare_certificate(
     if problem is not None:
         raise ValueError(problem)
     lp = rideshare_lp(model)
-    x = _exactly_feasible(model, tuple(tuple(rationalize(row)) for row in lp.x))
+    if x is None:
+        x = _exactly_feasible(model, tuple(tuple(rationalize(row)) for row in lp.x))
+    else:
+        x = tuple(
+            tuple(v if isinstance(v, Fraction) else Fraction(float(v)) for v in row) for row in x
+        )
     lo, hi = gamma_bracket(model.k, gamma_bits)
+    target = lo if gamma is None else Fraction(gamma)
     x_map = {(e, t): v for e, row in enumerate(x) for t, v in enumerate(row) if v > 0}
-    av = exact_availability(model, lp, lo, exact=True, x=x_map)
+    av = exact_availability(model, lp, target, exact=True, x=x_map)
     least = min((b for b in av.beta.ravel() if b == b), default=Fraction(1))
     return RideshareCertificate(
         model=model,
         x=x,
+        gamma=target,
         gamma_lo=lo,
         gamma_hi=hi,
         lp_value=_lp_value(model, x),
@@ -395,4 +420,3 @@ def rideshare_certificate(
         opt=expected_opt(model),
         lp_optimum=lp.value,
     )
-

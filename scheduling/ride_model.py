@@ -1,0 +1,239 @@
+"""Fit the online-ridesharing model (:class:`matching.rideshare.RideshareModel`) to trips.
+
+Request *types* are the most frequent origin-destination zone pairs of a trip sample;
+the arrival probability of type ``v`` in step ``t`` is fitted separably, by zone pair
+and by time of day::
+
+    rate[v, t] = requests_per_step * share[v] * profile[t]
+    p[v, t]    = 1 - exp(-rate[v, t])        (at least one Poisson arrival in the step)
+
+with ``share[v]`` the pair's share of the kept trips and ``profile[t]`` the trips of the
+whole sample starting in step ``t``'s time-of-day window, relative to the mean over the
+modelled steps. ``requests_per_step`` sets the demand level (the sample is a thin draw
+from a month of trips, so its absolute counts are not a rate).
+
+Groups are the feasible groups of types (:func:`scheduling.pooling.feasible_groups`,
+all riders requesting at the same instant, under ``max_wait`` and ``max_detour``); each
+vehicle stands at a depot (the nodes of the busiest origin zones, in turn) and an edge
+(vehicle, group) exists when its best route meets every limit; its duration is the
+route's driving time including the return to the depot, in whole steps (rounded up),
+and its value the number of riders.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from matching.model import Instance
+from matching.rideshare import RideshareModel
+from scheduling.pooling import Requests, feasible_groups, vehicle_group_edges
+from scheduling.roads import RoadNetwork
+
+__all__ = ["FittedRideModel", "fit_ride_model", "grid_zone_trips", "nearest_zone"]
+
+
+@dataclass(frozen=True)
+class FittedRideModel:
+    """A fitted model and what it was fitted from.
+
+    Attributes
+    ----------
+    model : RideshareModel
+    pairs : list of (zone, zone)
+        The zone pair of each request type.
+    origin_node, dest_node : ndarray of int
+        Network node of each type's ends.
+    depots : ndarray of int
+        Depot node of each vehicle.
+    rate : ndarray, shape (V, T)
+        Fitted expected arrivals per type and step.
+    n_trips : int
+        Trips the fit used.
+    """
+
+    model: RideshareModel
+    pairs: list[tuple[int, int]]
+    origin_node: np.ndarray
+    dest_node: np.ndarray
+    depots: np.ndarray
+    rate: np.ndarray
+    n_trips: int
+
+
+def nearest_zone(
+    lat: np.ndarray, lon: np.ndarray, centroids: Mapping[int, tuple[float, float]]
+) -> np.ndarray:
+    """Zone id of the nearest centroid to each point (planar approximation).
+
+    Examples
+    --------
+    >>> nearest_zone(np.array([40.7, 40.8]), np.array([-74.0, -73.9]),
+    ...              {1: (40.71, -74.0), 2: (40.79, -73.91)}).tolist()
+    [1, 2]
+    """
+    from scipy.spatial import cKDTree
+
+    if not centroids:
+        raise ValueError("centroids must name at least one zone")
+    ids = np.array(list(centroids), dtype=np.int64)
+    pts = np.array([centroids[z] for z in ids.tolist()], dtype=float)
+    scale = math.cos(math.radians(float(np.mean(pts[:, 0]))))
+    tree = cKDTree(np.column_stack([pts[:, 0], pts[:, 1] * scale]))
+    _, idx = tree.query(np.column_stack([np.asarray(lat), np.asarray(lon) * scale]))
+    return ids[idx]
+
+
+def grid_zone_trips(
+    network: RoadNetwork, n: int, *, zones_per_side: int = 3, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+    """Synthetic trips on a generated city, with the city cut into square zones.
+
+    Origins are drawn with a weight that peaks at the centre (a downtown), destinations
+    uniformly; times of day uniformly between 07:00 and 10:00. Returns ``(origin_zone,
+    dest_zone, time_of_day_s, zone_node)`` for :func:`fit_ride_model`.
+
+    Examples
+    --------
+    >>> o, d, tod, zn = grid_zone_trips(RoadNetwork.grid(6), 100, zones_per_side=2)
+    >>> sorted(zn), int(o.size)
+    ([0, 1, 2, 3], 100)
+    """
+    rng = np.random.default_rng(seed)
+    xy = network.xy
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    cell = np.minimum(
+        ((xy - lo) / np.maximum(hi - lo, 1e-9) * zones_per_side).astype(int), zones_per_side - 1
+    )
+    zone_of_node = cell[:, 1] * zones_per_side + cell[:, 0]
+    centre = (lo + hi) / 2
+    dist = np.linalg.norm(xy - centre, axis=1)
+    weight = np.exp(-dist / max(float(dist.mean()), 1e-9))
+    weight /= weight.sum()
+    o = rng.choice(network.num_nodes, size=n, p=weight)
+    d = (o + rng.integers(1, network.num_nodes, size=n)) % network.num_nodes
+    tod = rng.uniform(7 * 3600, 10 * 3600, size=n)
+    zone_node = {}
+    for z in np.unique(zone_of_node).tolist():
+        members = np.flatnonzero(zone_of_node == z)
+        zone_node[z] = int(
+            members[np.argmin(np.linalg.norm(xy[members] - xy[members].mean(0), axis=1))]
+        )
+    return zone_of_node[o], zone_of_node[d], tod, zone_node
+
+
+def fit_ride_model(
+    origin_zone: np.ndarray,
+    dest_zone: np.ndarray,
+    time_of_day_s: np.ndarray,
+    zone_node: Mapping[int, int],
+    network: RoadNetwork,
+    *,
+    n_types: int = 10,
+    n_vehicles: int = 4,
+    k: int = 2,
+    start_hour: float = 8.0,
+    step_s: float = 300.0,
+    n_steps: int = 12,
+    requests_per_step: float = 2.0,
+    max_wait: float = 300.0,
+    max_detour: float = 600.0,
+) -> FittedRideModel:
+    """Fit a :class:`~matching.rideshare.RideshareModel` (see the module docstring).
+
+    Parameters
+    ----------
+    origin_zone, dest_zone : array_like of int
+        Zone of each trip's ends; trips with an end in a zone missing from
+        ``zone_node`` are left out.
+    time_of_day_s : array_like of float
+        Each trip's request time of day in seconds (0 .. 86400).
+    zone_node : mapping
+        The network node standing for each zone.
+    network : RoadNetwork
+    n_types, n_vehicles, k : int
+        Request types (most frequent zone pairs), vehicles, largest group.
+    start_hour, step_s, n_steps : float, float, int
+        The modelled window: ``n_steps`` steps of ``step_s`` seconds from ``start_hour``.
+    requests_per_step : float
+        Expected requests per step over all types (the demand level).
+    max_wait, max_detour : float
+        Rider limits in seconds (see :mod:`scheduling.pooling`).
+
+    Examples
+    --------
+    >>> net = RoadNetwork.grid(6, spacing_km=0.4, speed_kmh=25.0)
+    >>> fit = fit_ride_model(*grid_zone_trips(net, 500, zones_per_side=2), net,
+    ...                      n_types=4, n_vehicles=2, k=2, n_steps=4)
+    >>> fit.model.p.shape, fit.model.n_vehicles, len(fit.pairs)
+    ((4, 4), 2, 4)
+    """
+    o = np.asarray(origin_zone, dtype=np.int64)
+    d = np.asarray(dest_zone, dtype=np.int64)
+    tod = np.asarray(time_of_day_s, dtype=float)
+    if not (o.shape == d.shape == tod.shape and o.ndim == 1):
+        raise ValueError("origin_zone, dest_zone and time_of_day_s must be 1-d of equal length")
+    for name, value, least in (
+        ("n_types", n_types, 1),
+        ("n_vehicles", n_vehicles, 1),
+        ("n_steps", n_steps, 1),
+        ("k", k, 1),
+    ):
+        if not (isinstance(value, int) and value >= least):
+            raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    if not (step_s > 0 and requests_per_step > 0):
+        raise ValueError("step_s and requests_per_step must be positive")
+    known = np.array([z in zone_node for z in o.tolist()], bool) & np.array(
+        [z in zone_node for z in d.tolist()], bool
+    )
+    keep = known & (o != d)
+    o, d, tod = o[keep], d[keep], tod[keep]
+    if o.size == 0:
+        raise ValueError("no trip joins two different known zones")
+    pairs, counts = np.unique(np.column_stack([o, d]), axis=0, return_counts=True)
+    top = np.argsort(-counts, kind="stable")[:n_types]
+    pairs, counts = pairs[top], counts[top]
+    share = counts / counts.sum()
+    window = start_hour * 3600 + step_s * np.arange(n_steps + 1)
+    per_step = np.histogram(np.mod(tod, 86400.0), bins=window)[0].astype(float)
+    profile = per_step / per_step.mean() if per_step.sum() > 0 else np.ones(n_steps)
+    rate = requests_per_step * share[:, None] * profile[None, :]
+    p = 1.0 - np.exp(-rate)
+    o_node = np.array([zone_node[int(z)] for z in pairs[:, 0]], dtype=np.int64)
+    d_node = np.array([zone_node[int(z)] for z in pairs[:, 1]], dtype=np.int64)
+    requests = Requests.from_network(network, o_node, d_node, 0.0, max_wait, max_detour)
+    groups = feasible_groups(requests, network, max_size=k)
+    busiest = [
+        int(z)
+        for z in np.unique(o, return_counts=True)[0][
+            np.argsort(-np.unique(o, return_counts=True)[1], kind="stable")
+        ]
+    ]
+    depots = np.array(
+        [zone_node[busiest[i % len(busiest)]] for i in range(n_vehicles)], dtype=np.int64
+    )
+    edges = vehicle_group_edges(depots, 0.0, depots, groups, requests, network)
+    duration = np.maximum(1, np.ceil(edges.cost / step_s)).astype(float)
+    sizes = np.array([len(groups.groups[g]) for g in edges.group.tolist()], dtype=float)
+    types = Instance(
+        [list(g) for g in groups.groups],
+        list(
+            zip(
+                edges.vehicle.tolist(),
+                edges.group.tolist(),
+                sizes.tolist(),
+                [1.0] * len(edges),
+                duration.tolist(),
+                strict=True,
+            )
+        ),
+        capacity=np.ones(n_vehicles),
+        n_requests=len(requests),
+    )
+    model = RideshareModel(types, p)
+    return FittedRideModel(
+        model, [(int(a), int(b)) for a, b in pairs], o_node, d_node, depots, rate, int(o.size)
+    )
