@@ -54,7 +54,7 @@ __all__ = [
 
 
 def attenuation_parties(k: int) -> int:
-    """Number of parties ``m`` that may be taken when a group edge is sampled.
+    """Return the number ``m`` of parties that may be taken when a group edge is sampled.
 
     For ``k = 1`` a group is one request that has just arrived and no other group
     contains it, so only the vehicle can be taken: ``m = 1``. For ``k >= 2`` the
@@ -72,8 +72,11 @@ def attenuation_parties(k: int) -> int:
 
 
 def gamma_k(k: int) -> float:
-    """Attenuation target for groups of at most ``k``: the root in (0, 1) of
-    ``gamma = (1 - gamma) ** m`` with ``m = attenuation_parties(k)``.
+    """Return the attenuation target for groups of at most ``k``.
+
+    It is the root in (0, 1) of ``gamma = (1 - gamma) ** m`` with
+    ``m = attenuation_parties(k)``; see ``docs/proofs/rideshare.md`` for what is and is
+    not proven about it.
 
     Examples
     --------
@@ -99,7 +102,8 @@ def _check_groups(groups: Instance) -> None:
     if not (groups.capacity == 1).all():
         u = int(np.flatnonzero(groups.capacity != 1)[0])
         raise ValueError(
-            f"vehicle {u} has capacity {groups.capacity[u]!r}: a vehicle serves one group at a time (capacity 1)"
+            f"vehicle {u} has capacity {groups.capacity[u]!r}: a vehicle serves one "
+            "group at a time (capacity 1)"
         )
     if not (groups.edge_load == 1).all():
         e = int(np.flatnonzero(groups.edge_load != 1)[0])

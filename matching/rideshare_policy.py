@@ -216,7 +216,7 @@ def exact_availability(
                     hit = pick * a
                     accept[e, t] += hit
                     value += hit * weight[e]
-                    moved = busy[:u] + (duration[e],) + busy[u + 1 :]
+                    moved = (*busy[:u], duration[e], *busy[u + 1 :])
                     new[moved, arr, taken | gmask] += hit
                     new[busy, arr, taken] += pick - hit
                 new[busy, arr, taken] += rest
@@ -320,8 +320,9 @@ def safe_gamma(
     *,
     iterations: int = 30,
 ) -> float:
-    """Largest ``gamma <= target`` (to ``target / 2^iterations``) whose exact
-    availabilities all satisfy ``beta >= gamma``, by bisection.
+    """Return the largest ``gamma <= target`` whose exact availabilities are ``>= gamma``.
+
+    Found by bisection to ``target / 2^iterations``.
 
     With that ``gamma`` every used cell is accepted with probability exactly
     ``gamma x`` on this model, so ``E[ALG] = gamma LP``. Enumerates exactly (tiny models).
@@ -466,7 +467,10 @@ class RideshareAttenuatePolicy(OnlinePolicy):
         return answer
 
     def __repr__(self) -> str:
-        return f"RideshareAttenuatePolicy(gamma={self.gamma_arg}, availability={self.availability_method!r})"
+        return (
+            f"RideshareAttenuatePolicy(gamma={self.gamma_arg}, "
+            f"availability={self.availability_method!r})"
+        )
 
 
 def _group_of(arrival: Arrival, model: RideshareModel) -> int:

@@ -53,7 +53,7 @@ class RideRealisation:
     steps: list[list[tuple[int, tuple[tuple[int, int], ...]]]]
 
     def sequence(self) -> ArrivalSequence:
-        """The realisation as a reusable :class:`~matching.arrivals.ArrivalSequence`."""
+        """Return the realisation as a reusable :class:`~matching.arrivals.ArrivalSequence`."""
         types = self.model.types
         ids: dict[tuple[int, int], int] = {}
         members, edges, times = [], [], []

@@ -75,11 +75,13 @@ def sealed(array: np.ndarray) -> np.ndarray:
 
 
 class Prior:
-    """Base of the declared priors a matcher accepts (:class:`KnownModel` and the
-    ridesharing model of :mod:`matching.rideshare`): the arrival distribution a policy
-    may learn before any arrival, never the draw. Subclasses carry ``types`` (an
-    :class:`~matching.model.Instance` over the matcher's resources) and ``p`` (one row
-    per type, one column per step)."""
+    """Base of the declared priors a matcher accepts.
+
+    :class:`KnownModel` and the ridesharing model of :mod:`matching.rideshare`: the
+    arrival distribution a policy may learn before any arrival, never the draw.
+    Subclasses carry ``types`` (an :class:`~matching.model.Instance` over the matcher's
+    resources) and ``p`` (one row per type, one column per step).
+    """
 
     types: Instance
     p: np.ndarray

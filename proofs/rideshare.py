@@ -56,8 +56,10 @@ def _f(g: Fraction, m: int) -> Fraction:
 
 
 def gamma_bracket(k: int, bits: int = 40) -> tuple[Fraction, Fraction]:
-    """Rationals ``lo < hi`` with ``hi - lo = 2^-bits`` around the root of
-    ``g = (1 - g)^m``, ``m = attenuation_parties(k)``, found by exact bisection.
+    """Return rationals ``lo < hi``, ``hi - lo = 2^-bits``, around ``gamma_k``.
+
+    ``gamma_k`` is the root of ``g = (1 - g)^m``, ``m = attenuation_parties(k)``; the
+    bracket comes from exact bisection.
 
     Examples
     --------
@@ -139,6 +141,37 @@ def _lp_value(model: RideshareModel, x: XTable) -> Fraction:
     return sum((w[e] * sum(row, Fraction(0)) for e, row in enumerate(x)), Fraction(0))
 
 
+def _outcome_optimum(
+    items: tuple[tuple[int, int], ...],
+    members: list[frozenset],
+    edges_of: list[list[int]],
+    weight: list[Fraction],
+    resource: list[int],
+    duration: list[int],
+) -> Fraction:
+    """Best total weight over the available (step, group) items of one outcome."""
+    n_res = max(resource, default=-1) + 1
+
+    @cache
+    def best(i: int, busy: tuple[int, ...], taken: frozenset, step: int) -> Fraction:
+        if i == len(items):
+            return Fraction(0)
+        t, g = items[i]
+        if t != step:  # a new step: requests are fresh, vehicles age
+            busy = tuple(max(0, b - (t - step)) for b in busy)
+            taken, step = frozenset(), t
+        value = best(i + 1, busy, taken, step)
+        if taken.isdisjoint(members[g]):
+            for e in edges_of[g]:
+                u = resource[e]
+                if busy[u] == 0:
+                    moved = (*busy[:u], duration[e], *busy[u + 1 :])
+                    value = max(value, weight[e] + best(i + 1, moved, taken | members[g], step))
+        return value
+
+    return best(0, (0,) * n_res, frozenset(), 0)
+
+
 def expected_opt(model: RideshareModel) -> Fraction:
     """``E[OPT]`` exactly: every arrival outcome, each solved by exhaustive search.
 
@@ -169,34 +202,13 @@ def expected_opt(model: RideshareModel) -> Fraction:
         prob = Fraction(1)
         for b, on in zip(bits, outcome, strict=True):
             prob *= p[b[0]][b[1]] if on else 1 - p[b[0]][b[1]]
-        items = [
+        items = tuple(
             (t, g)
             for t in range(n_t)
             for g in range(types.n_groups)
             if all((v, t) in here for v in members[g])
-        ]
-
-        @cache
-        def best(i: int, busy: tuple[int, ...], taken: frozenset, step: int) -> Fraction:
-            if i == len(items):
-                return Fraction(0)
-            t, g = items[i]
-            if t != step:  # a new step: requests are fresh, vehicles age
-                busy = tuple(max(0, b - (t - step)) for b in busy)
-                taken, step = frozenset(), t
-            value = best(i + 1, busy, taken, step)
-            if taken.isdisjoint(members[g]):
-                for e in edges_of[g]:
-                    u = resource[e]
-                    if busy[u] == 0:
-                        moved = busy[:u] + (duration[e],) + busy[u + 1 :]
-                        value = max(
-                            value,
-                            weight[e] + best(i + 1, moved, taken | members[g], step),
-                        )
-            return value
-
-        total += prob * best(0, (0,) * types.n_resources, frozenset(), 0)
+        )
+        total += prob * _outcome_optimum(items, members, edges_of, weight, resource, duration)
     return total
 
 
@@ -356,7 +368,8 @@ class RideshareCertificate:
         return (
             f"rideshare LP sample-and-attenuate on this model (k = {self.model.k}): every "
             f"cell accepted with probability gamma x, gamma = {floor_decimal(self.gamma, 9)}"
-            f" <= gamma_k = {floor_decimal(self.gamma_lo, 6)}...; E[ALG] = {floor_decimal(self.alg)} = gamma LP(x) >= gamma E[OPT] "
+            f" <= gamma_k = {floor_decimal(self.gamma_lo, 6)}...; E[ALG] = "
+            f"{floor_decimal(self.alg)} = gamma LP(x) >= gamma E[OPT] "
             f"(E[OPT] = {float(self.opt):.6f} <= LP(x) = {float(self.lp_value):.6f})"
         )
 
