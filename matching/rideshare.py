@@ -98,11 +98,11 @@ def _check_groups(groups: Instance) -> None:
     bad = np.flatnonzero((d < 1) | (d != np.round(d)))
     if bad.size:
         e = int(bad[0])
-        raise ValueError(f"edge {e} has duration {d[e]!r}: durations must be whole steps >= 1")
+        raise ValueError(f"edge {e} has duration {float(d[e])!r}: durations must be whole steps >= 1")
     if not (groups.capacity == 1).all():
         u = int(np.flatnonzero(groups.capacity != 1)[0])
         raise ValueError(
-            f"vehicle {u} has capacity {groups.capacity[u]!r}: a vehicle serves one "
+            f"vehicle {u} has capacity {float(groups.capacity[u])!r}: a vehicle serves one "
             "group at a time (capacity 1)"
         )
     if not (groups.edge_load == 1).all():
@@ -151,7 +151,7 @@ class RideshareModel(Prior):
         bad = ~(np.isfinite(p) & (p >= 0) & (p <= 1))
         if bad.any():
             v, t = (int(i[0]) for i in np.nonzero(bad))
-            raise ValueError(f"p[{v}, {t}] = {p[v, t]!r} is not a probability in [0, 1]")
+            raise ValueError(f"p[{v}, {t}] = {float(p[v, t])!r} is not a probability in [0, 1]")
         object.__setattr__(self, "p", sealed(p))
 
     @property

@@ -32,6 +32,8 @@ from fractions import Fraction
 from functools import cache
 from typing import Any, ClassVar
 
+import numpy as np
+
 from matching.rideshare import RideshareModel, attenuation_parties, rideshare_lp
 from matching.rideshare_policy import exact_availability
 from proofs._preconditions import integer_durations_problem, unit_data_problem
@@ -71,6 +73,8 @@ def gamma_bracket(k: int, bits: int = 40) -> tuple[Fraction, Fraction]:
     lo, hi = Fraction(0), Fraction(1)
     for _ in range(bits):
         mid = (lo + hi) / 2
+        if _f(mid, m) == 0:  # an exact rational root (k = 1: gamma = 1/2)
+            return mid, mid
         if _f(mid, m) < 0:
             lo = mid
         else:
@@ -342,11 +346,12 @@ class RideshareCertificate:
     def _bracket_problem(self) -> str | None:
         m = attenuation_parties(self.model.k)
         lo, hi = self.gamma_lo, self.gamma_hi
-        if not 0 < lo < hi < 1:
-            return f"the bracket must satisfy 0 < lo < hi < 1, got ({show(lo)}, {show(hi)})"
+        if not 0 < lo <= hi < 1:
+            return f"the bracket must satisfy 0 < lo <= hi < 1, got ({show(lo)}, {show(hi)})"
         if not 0 < self.gamma <= lo:
             return f"the target gamma = {show(self.gamma)} must lie in (0, gamma_lo = {show(lo)}]"
-        if not _f(lo, m) < 0 < _f(hi, m):
+        exact_root = lo == hi and _f(lo, m) == 0
+        if not (exact_root or _f(lo, m) < 0 < _f(hi, m)):
             return (
                 f"({show(lo)}, {show(hi)}) does not bracket the root of g = (1 - g)^{m}: "
                 f"f(lo) = {show(_f(lo, m))}, f(hi) = {show(_f(hi, m))}"
@@ -381,6 +386,26 @@ def _exactly_feasible(model: RideshareModel, x: XTable) -> XTable:
     return x if scale == 1 else tuple(tuple(v * scale for v in row) for row in x)
 
 
+def _rational_solution(model: RideshareModel, x_float: np.ndarray) -> XTable:
+    """Return the LP solution as fractions that keep every row exactly.
+
+    Tried in turn: the floats as the rationals they store, then the roundings with
+    denominators up to 10^4, 10^6 and 10^9; else the finest rounding, scaled down until
+    every row holds.
+    """
+    candidates = [tuple(tuple(Fraction(float(v)) for v in row) for row in x_float)]
+    candidates += [
+        tuple(tuple(rationalize(row, d)) for row in x_float) for d in (10**4, 10**6, 10**9)
+    ]
+    for x in candidates:
+        if (
+            all(lhs <= rhs for _, lhs, rhs in _rows(model, x))
+            and min((v for row in x for v in row), default=0) >= 0
+        ):
+            return x
+    return _exactly_feasible(model, tuple(tuple(rationalize(row)) for row in x_float))
+
+
 def rideshare_certificate(
     model: RideshareModel,
     *,
@@ -411,7 +436,7 @@ def rideshare_certificate(
         raise ValueError(problem)
     lp = rideshare_lp(model)
     if x is None:
-        x = _exactly_feasible(model, tuple(tuple(rationalize(row)) for row in lp.x))
+        x = _rational_solution(model, lp.x)
     else:
         x = tuple(
             tuple(v if isinstance(v, Fraction) else Fraction(float(v)) for v in row) for row in x
