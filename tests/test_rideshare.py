@@ -83,9 +83,9 @@ def test_model_refuses_bad_input_naming_it():
         RideshareModel(good, np.array([[0.5, 1.5]]))
     with pytest.raises(ValueError, match="shape"):
         RideshareModel(good, np.array([0.5]))
-    with pytest.raises(ValueError, match="edge 0 has duration 0.5"):
+    with pytest.raises(ValueError, match=r"edge 0 has duration 0\.5"):
         RideshareModel(Instance([[0]], [(0, 0, 1.0, 1, 0.5)]), np.array([[0.5]]))
-    with pytest.raises(ValueError, match="vehicle 0 has capacity 2.0"):
+    with pytest.raises(ValueError, match=r"vehicle 0 has capacity 2\.0"):
         RideshareModel(Instance([[0]], [(0, 0, 1.0, 1, 1)], capacity=[2]), np.array([[0.5]]))
     with pytest.raises(ValueError, match="durations"):
         RideshareModel(Instance([[0]], [(0, 0, 1.0)]), np.array([[0.5]]))
