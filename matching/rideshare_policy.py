@@ -212,7 +212,7 @@ def exact_availability(
                         new[busy, arr, taken] += pick
                         continue
                     b = beta[e, t]
-                    a = min(one, g_val / b)
+                    a = one if b == 0 else min(one, g_val / b)
                     hit = pick * a
                     accept[e, t] += hit
                     value += hit * weight[e]

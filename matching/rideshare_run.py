@@ -163,9 +163,11 @@ def run_ride_policy(
 
 def ride_hindsight_optimum(realisation: RideRealisation) -> float:
     """Value of the hindsight optimum of ``realisation`` (exact; raises if not proven)."""
+    types = realisation.model.types
+    degree = np.diff(types.group_edges.indptr)
+    if not any(degree[g] for step in realisation.steps for g, _ in step):
+        return 0.0  # nothing servable arrived
     sequence = realisation.sequence()
-    if sequence.instance.n_groups == 0:
-        return 0.0
     res = offline_optimum(sequence)
     if res.status is not Status.OPTIMAL:
         raise RuntimeError(f"hindsight optimum not proven: {res.status}")

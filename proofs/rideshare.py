@@ -61,7 +61,8 @@ def gamma_bracket(k: int, bits: int = 40) -> tuple[Fraction, Fraction]:
     """Return rationals ``lo < hi``, ``hi - lo = 2^-bits``, around ``gamma_k``.
 
     ``gamma_k`` is the root of ``g = (1 - g)^m``, ``m = attenuation_parties(k)``; the
-    bracket comes from exact bisection.
+    bracket comes from exact bisection. When a bisection point is the root exactly
+    (``k = 1``: ``1/2``) it is returned as ``(root, root)``.
 
     Examples
     --------
