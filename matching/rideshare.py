@@ -98,7 +98,9 @@ def _check_groups(groups: Instance) -> None:
     bad = np.flatnonzero((d < 1) | (d != np.round(d)))
     if bad.size:
         e = int(bad[0])
-        raise ValueError(f"edge {e} has duration {float(d[e])!r}: durations must be whole steps >= 1")
+        raise ValueError(
+            f"edge {e} has duration {float(d[e])!r}: durations must be whole steps >= 1"
+        )
     if not (groups.capacity == 1).all():
         u = int(np.flatnonzero(groups.capacity != 1)[0])
         raise ValueError(
