@@ -460,7 +460,7 @@ class RideshareAttenuatePolicy(OnlinePolicy):
                 and not any(r < state.served.size and state.served[r] for r in a.request_index)
             )
             beta = self.availability.beta[edges[pick], t]
-            if free and coin < min(1.0, self.gamma / beta):
+            if free and coin < (1.0 if beta <= 0 else min(1.0, self.gamma / beta)):
                 answer[i] = pick
                 used_vehicles.add(u)
                 used_requests.update(a.request_index)
