@@ -29,7 +29,7 @@ from matching.online import BatchedResolvePolicy, GreedyPolicy, RankingPolicy
 from matching.rideshare import gamma_k, rideshare_lp
 from matching.rideshare_policy import RideshareAttenuatePolicy, simulated_availability
 from matching.rideshare_run import ride_ratio_table
-from scheduling.ride_model import fit_ride_model, grid_zone_trips, nearest_zone
+from scheduling.ride_model import fit_ride_model, grid_zone_trips, nyc_zone_trips
 from scheduling.roads import RoadNetwork, default_data_dir
 
 
@@ -39,22 +39,11 @@ def manhattan_source():
     if not (data / "manhattan").is_dir():
         print("../shared/data/rides absent: the NYC-calibrated rows are skipped")
         return None
-    from scheduling.trips import load_trips, load_zone_centroids
-
     net = RoadNetwork.manhattan(hour=8)
-    trips = load_trips(data / "nyc_yellow_2016-01_sample.csv", on_bad_row="skip")
-    centroids = load_zone_centroids(data / "nyc_taxi_zone_centroids.csv")
-    lat0, lon0, lat1, lon1 = net.bounds(margin_km=0.0)
-    inside = {z: c for z, c in centroids.items() if lat0 <= c[0] <= lat1 and lon0 <= c[1] <= lon1}
-    nodes, _ = net.nearest_node(
-        np.array([c[0] for c in inside.values()]), np.array([c[1] for c in inside.values()])
+    zone_trips = nyc_zone_trips(
+        data / "nyc_yellow_2016-01_sample.csv", data / "nyc_taxi_zone_centroids.csv", net
     )
-    zone_node = dict(zip(inside, nodes.tolist(), strict=True))
-    oz = nearest_zone(trips.origin_lat, trips.origin_lon, inside)
-    dz = nearest_zone(trips.dest_lat, trips.dest_lon, inside)
-    s = trips.start
-    tod = (s.hour * 3600 + s.minute * 60 + s.second + trips.request_time) % 86400
-    return "manhattan+nyc-yellow-2016", net, (oz, dz, tod, zone_node)
+    return "manhattan+nyc-yellow-2016", net, zone_trips
 
 
 def city_source():

@@ -32,12 +32,10 @@ for a model in which requests, not whole groups, arrive online.)
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 
-from matching._mathopt import solve_mathopt
+from matching._cell_lp import cell_columns, cell_lp_solve, declared_edges_problem, running_rows
 from matching.model import Instance
 from matching.online import OnlinePolicy
-from matching.result import Status
 from matching.stream import Arrival, KnownModel, MatcherSetup, MatcherState
 
 __all__ = [
@@ -100,58 +98,12 @@ def kad_benchmark_lp(types: Instance, p: np.ndarray) -> KADBenchmarkLP:
     p = np.asarray(p, dtype=np.float64)
     _check_model(types, p)
     n_t = p.shape[1]
-    ge = types.group_edges
-    cells_v, cells_t = np.nonzero(p > 0)
-    counts = np.diff(ge.indptr)[cells_v]
-    cell_of_edge = np.repeat(np.arange(cells_v.size), counts)
-    type_edge = (
-        np.concatenate([ge.indices[ge.indptr[v] : ge.indptr[v + 1]] for v in cells_v.tolist()])
-        if cells_v.size
-        else np.zeros(0, int)
-    )
-    type_edge = type_edge.astype(np.int64)
-    step = cells_t[cell_of_edge]
-    prob = p[cells_v, cells_t][cell_of_edge]
-    resource = types.edge_resource[type_edge]
-    expanded = Instance.from_arrays(
-        group_ptr=np.arange(cells_v.size + 1),
-        group_members=np.arange(cells_v.size),
-        edge_resource=resource,
-        edge_group=cell_of_edge,
-        edge_weight=types.edge_weight[type_edge] * prob,
-        edge_load=prob,
-        capacity=np.ones(types.n_resources),
-        n_requests=cells_v.size,
-        check_duplicates=False,
-    )
-    # time-expanded rows (u, t): edges at u started at t' <= t with t - t' < d_e
-    rows, cols = [], []
-    duration = types.edge_duration[type_edge].astype(np.int64)
-    for offset in range(int(duration.max(initial=1))):
-        live = duration > offset
-        t = step[live] + offset
-        ok = t < n_t
-        rows.append(resource[live][ok] * n_t + t[ok])
-        cols.append(np.flatnonzero(live)[ok])
-    row = np.concatenate(rows)
-    col = np.concatenate(cols)
-    matrix = sp.csr_array(
-        (prob[col], (row, col)), shape=(types.n_resources * n_t, expanded.n_edges)
-    )
-    out = solve_mathopt(
-        expanded,
-        relax=True,
-        solver="glop",
-        time_limit=None,
-        seed=0,
-        threads=None,
-        capacity_rows=(matrix, np.ones(matrix.shape[0])),
-    )
-    if out.status is not Status.OPTIMAL:
-        raise RuntimeError(f"benchmark LP not solved: {out.stats['solver_status']}")
-    x = np.zeros((types.n_edges, n_t))
-    np.add.at(x, (type_edge, step), np.clip(out.x, 0.0, None) * prob)
-    return KADBenchmarkLP(x, float(expanded.edge_weight @ out.x), types, p)
+    cols = cell_columns(types, p)
+    if cols.expanded.n_edges == 0:
+        return KADBenchmarkLP(np.zeros((types.n_edges, n_t)), 0.0, types, p)
+    rhs = np.ones(types.n_resources * n_t)
+    x, value = cell_lp_solve(types, cols, n_t, running_rows(types, cols, n_t), rhs)
+    return KADBenchmarkLP(x, value, types, p)
 
 
 class ModelMismatchError(ValueError):
@@ -243,17 +195,11 @@ class LPSampleAttenuatePolicy(OnlinePolicy):
             )
         self._last_step = int(t)
         edges = self._type_edges[self._type_ptr[v] : self._type_ptr[v + 1]]
-        for name, mine, declared in (
-            ("resources", arrival.resources, types.edge_resource[edges]),
-            ("weights", arrival.weights, types.edge_weight[edges]),
-            ("loads", arrival.loads, types.edge_load[edges]),
-            ("durations", arrival.durations, types.edge_duration[edges]),
-        ):
-            if mine is None or mine.shape != declared.shape or not np.array_equal(mine, declared):
-                raise ModelMismatchError(
-                    f"arrival {arrival.index} of type {v}: its {name} differ from the "
-                    "prior's; the guarantee needs realised edges equal to the declared ones"
-                )
+        problem = declared_edges_problem(
+            arrival, types, edges, ("resources", "weights", "loads", "durations")
+        )
+        if problem is not None:
+            raise ModelMismatchError(problem)
         return int(t), edges
 
     def choose(self, state: MatcherState, arrival: Arrival, candidates: np.ndarray) -> int:

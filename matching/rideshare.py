@@ -37,11 +37,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.optimize
-import scipy.sparse as sp
 
-from matching._mathopt import solve_mathopt
+from matching._cell_lp import cell_columns, cell_lp_solve, expand_rows, running_rows
 from matching.model import Instance
-from matching.result import Status
 from matching.stream import Prior, sealed
 
 __all__ = [
@@ -217,67 +215,20 @@ def rideshare_lp(model: RideshareModel, *, solver: str = "glop") -> RideshareLP:
     types = model.types
     n_t = model.horizon
     q = model.group_probability()
-    ge = types.group_edges
-    cell_g, cell_t = np.nonzero((q > 0) & (np.diff(ge.indptr) > 0)[:, None])
-    counts = np.diff(ge.indptr)[cell_g]
-    cell_of_edge = np.repeat(np.arange(cell_g.size), counts)
-    type_edge = np.concatenate(
-        [ge.indices[ge.indptr[g] : ge.indptr[g + 1]] for g in cell_g.tolist()]
-        or [np.zeros(0, int)]
-    ).astype(np.int64)
-    step = cell_t[cell_of_edge]
-    prob = q[cell_g, cell_t][cell_of_edge]
-    resource = types.edge_resource[type_edge].astype(np.int64)
-    n_cols = type_edge.size
-    if n_cols == 0:
+    cols = cell_columns(types, q)
+    if cols.expanded.n_edges == 0:
         return RideshareLP(np.zeros((types.n_edges, n_t)), 0.0, q)
-    expanded = Instance.from_arrays(
-        group_ptr=np.arange(cell_g.size + 1),
-        group_members=np.arange(cell_g.size),
-        edge_resource=resource,
-        edge_group=cell_of_edge,
-        edge_weight=types.edge_weight[type_edge] * prob,
-        edge_load=prob,
-        capacity=np.ones(types.n_resources),
-        n_requests=cell_g.size,
-        check_duplicates=False,
+    row, col, val = running_rows(types, cols, n_t)
+    # request rows (v, t), after the vehicle rows: every column whose group contains v
+    group_of_col = types.edge_group[cols.type_edge].astype(np.int64)
+    col_rep, members = expand_rows(types.group_ptr, types.group_members, group_of_col)
+    members = members.astype(np.int64)
+    offset = types.n_resources * n_t
+    triplets = (
+        np.concatenate([row, offset + members * n_t + cols.step[col_rep]]),
+        np.concatenate([col, col_rep]),
+        np.concatenate([val, cols.prob[col_rep]]),
     )
-    rows, cols, vals = [], [], []
-    # vehicle rows (u, t): edges at u started at t' <= t with t - t' < d_e
-    duration = types.edge_duration[type_edge].astype(np.int64)
-    for offset in range(int(duration.max())):
-        live = np.flatnonzero((duration > offset) & (step + offset < n_t))
-        rows.append(resource[live] * n_t + step[live] + offset)
-        cols.append(live)
-        vals.append(prob[live])
-    # request rows (v, t), after the vehicle rows: every edge of a group containing v
-    offset_rows = types.n_resources * n_t
-    group_of_col = types.edge_group[type_edge].astype(np.int64)
-    size = np.diff(types.group_ptr)[group_of_col]
-    col = np.repeat(np.arange(n_cols), size)
-    first = np.repeat(types.group_ptr[group_of_col] - np.cumsum(size) + size, size)
-    members = types.group_members[first + np.arange(col.size)].astype(np.int64)
-    rows.append(offset_rows + members * n_t + step[col])
-    cols.append(col)
-    vals.append(prob[col])
-    matrix = sp.csr_array(
-        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
-        shape=(offset_rows + types.n_requests * n_t, n_cols),
-    )
-    rhs = np.concatenate([np.ones(offset_rows), model.p.ravel()])
-    out = solve_mathopt(
-        expanded,
-        relax=True,
-        solver=solver,
-        time_limit=None,
-        seed=0,
-        threads=None,
-        capacity_rows=(matrix, rhs),
-    )
-    if out.status is not Status.OPTIMAL:
-        raise RuntimeError(f"benchmark LP not solved: {out.stats['solver_status']}")
-    x = np.zeros((types.n_edges, n_t))
-    # solver noise below 1e-12 of a cell's probability is no mass the policy should sample
-    y = np.where(out.x > 1e-12, np.clip(out.x, 0.0, 1.0), 0.0)
-    np.add.at(x, (type_edge, step), y * prob)
-    return RideshareLP(x, float(types.edge_weight @ x.sum(axis=1)), q)
+    rhs = np.concatenate([np.ones(offset), model.p.ravel()])
+    x, value = cell_lp_solve(types, cols, n_t, triplets, rhs, solver)
+    return RideshareLP(x, value, q)

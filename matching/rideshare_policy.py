@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from matching._cell_lp import declared_edges_problem
 from matching.online import OnlinePolicy
 from matching.rideshare import RideshareLP, RideshareModel, gamma_k, rideshare_lp
 from matching.stream import Arrival, MatcherSetup, MatcherState
@@ -495,16 +496,9 @@ def _step_of(arrivals: list[Arrival], model: RideshareModel) -> int:
 
 def _check_edges(arrival: Arrival, model: RideshareModel, edges: np.ndarray) -> None:
     types = model.types
-    for name, mine, declared in (
-        ("resources", arrival.resources, types.edge_resource[edges]),
-        ("weights", arrival.weights, types.edge_weight[edges]),
-        ("durations", arrival.durations, types.edge_duration[edges]),
-    ):
-        if mine is None or mine.shape != declared.shape or not np.array_equal(mine, declared):
-            raise ValueError(
-                f"arrival {arrival.index} of group {arrival.type}: its {name} differ from the "
-                "prior's; the guarantee needs realised edges equal to the declared ones"
-            )
+    problem = declared_edges_problem(arrival, types, edges, ("resources", "weights", "durations"))
+    if problem is not None:
+        raise ValueError(problem)
     if len(arrival.requests) != types.group(int(arrival.type)).size:
         raise ValueError(
             f"arrival {arrival.index} of group {arrival.type} has {len(arrival.requests)} "

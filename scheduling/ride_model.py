@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -33,7 +34,13 @@ from matching.rideshare import RideshareModel
 from scheduling.pooling import Requests, feasible_groups, vehicle_group_edges
 from scheduling.roads import RoadNetwork
 
-__all__ = ["FittedRideModel", "fit_ride_model", "grid_zone_trips", "nearest_zone"]
+__all__ = [
+    "FittedRideModel",
+    "fit_ride_model",
+    "grid_zone_trips",
+    "nearest_zone",
+    "nyc_zone_trips",
+]
 
 
 @dataclass(frozen=True)
@@ -123,6 +130,37 @@ def grid_zone_trips(
             members[np.argmin(np.linalg.norm(xy[members] - xy[members].mean(0), axis=1))]
         )
     return zone_of_node[o], zone_of_node[d], tod, zone_node
+
+
+def nyc_zone_trips(
+    trips_file: str | Path, centroids_file: str | Path, network: RoadNetwork
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, int]]:
+    """NYC trips as zone pairs on ``network``, for :func:`fit_ride_model`.
+
+    Loads ``trips_file`` with :func:`~scheduling.trips.load_trips` (columns detected,
+    zone-id files placed through the centroids, bad rows skipped and counted), keeps the
+    taxi zones whose centroid lies within the network's bounds, assigns every trip end to
+    its nearest such zone and every zone to the network node nearest its centroid.
+    Returns ``(origin_zone, dest_zone, time_of_day_s, zone_node)``.
+    """
+    from scheduling.trips import load_trips, load_zone_centroids
+
+    centroids = load_zone_centroids(centroids_file)
+    trips = load_trips(trips_file, centroids=centroids, on_bad_row="skip")
+    lat0, lon0, lat1, lon1 = network.bounds(margin_km=0.0)
+    inside = {z: c for z, c in centroids.items() if lat0 <= c[0] <= lat1 and lon0 <= c[1] <= lon1}
+    if not inside:
+        raise ValueError(f"no zone centroid of {centroids_file} lies within the network")
+    nodes, _ = network.nearest_node(
+        np.array([c[0] for c in inside.values()]), np.array([c[1] for c in inside.values()])
+    )
+    zone_node = dict(zip(inside, nodes.tolist(), strict=True))
+    oz = nearest_zone(trips.origin_lat, trips.origin_lon, inside)
+    dz = nearest_zone(trips.dest_lat, trips.dest_lon, inside)
+    s = trips.start
+    offset = 0.0 if s is None else s.hour * 3600 + s.minute * 60 + s.second
+    tod = (offset + trips.request_time) % 86400.0
+    return oz, dz, tod, zone_node
 
 
 def fit_ride_model(

@@ -22,7 +22,7 @@ from matching.rideshare_policy import (
 from matching.rideshare_run import realise, ride_ratio_table, run_ride_policy
 from matching.stream import OnlineMatcher
 from proofs.rideshare import gamma_bracket, gamma_table, rideshare_certificate
-from scheduling.ride_model import fit_ride_model, grid_zone_trips, nearest_zone
+from scheduling.ride_model import fit_ride_model, grid_zone_trips, nearest_zone, nyc_zone_trips
 from scheduling.roads import RoadNetwork, default_data_dir
 
 
@@ -291,22 +291,11 @@ def test_nearest_zone_refuses_empty_centroids():
     reason="../shared/data/rides is absent: the NYC-calibrated model needs the real data",
 )
 def test_fitted_model_on_manhattan_and_nyc_trips():
-    from scheduling.trips import load_trips, load_zone_centroids
-
     data = default_data_dir() / "rides"
     net = RoadNetwork.manhattan(hour=8)
-    trips = load_trips(data / "nyc_yellow_2016-01_sample.csv", on_bad_row="skip")
-    centroids = load_zone_centroids(data / "nyc_taxi_zone_centroids.csv")
-    lat0, lon0, lat1, lon1 = net.bounds(margin_km=0.0)
-    inside = {z: c for z, c in centroids.items() if lat0 <= c[0] <= lat1 and lon0 <= c[1] <= lon1}
-    nodes, _ = net.nearest_node(
-        np.array([c[0] for c in inside.values()]), np.array([c[1] for c in inside.values()])
+    oz, dz, tod, zone_node = nyc_zone_trips(
+        data / "nyc_yellow_2016-01_sample.csv", data / "nyc_taxi_zone_centroids.csv", net
     )
-    zone_node = dict(zip(inside, nodes.tolist(), strict=True))
-    oz = nearest_zone(trips.origin_lat, trips.origin_lon, inside)
-    dz = nearest_zone(trips.dest_lat, trips.dest_lon, inside)
-    start = trips.start
-    tod = (start.hour * 3600 + start.minute * 60 + start.second + trips.request_time) % 86400
     fit = fit_ride_model(oz, dz, tod, zone_node, net, n_types=8, n_vehicles=3, k=2, n_steps=4)
     assert len(fit.pairs) == 8 and all(a != b for a, b in fit.pairs)
     assert fit.n_trips > 1000
