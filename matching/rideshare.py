@@ -11,9 +11,10 @@ The model of Lowalekar, Varakantham and Jaillet (AAMAS 2020) as this package sta
 * The feasible *groups* are sets of at most ``k`` distinct types that one vehicle can
   carry together (under the wait and detour limits). They are the groups of an
   :class:`~matching.model.Instance` whose requests are the types and whose resources are
-  the vehicles (capacity 1): an edge ``(u, g, w, 1, d)`` says that vehicle ``u``, at its
-  depot, can serve ``g`` for value ``w`` and is then busy for ``d >= 1`` whole steps
-  (the route including the return to the depot).
+  the depots: resource ``u`` holds ``capacity[u]`` identical vehicles (1 for a single
+  vehicle). An edge ``(u, g, w, 1, d)`` says that a vehicle of depot ``u`` can serve
+  ``g`` for value ``w`` and is then busy for ``d >= 1`` whole steps (the route including
+  the return to the depot); a vehicle serves one group at a time.
 * Group ``g`` is *available* at ``t`` when all its types arrived at ``t``, with
   probability ``q[g, t] = prod_{v in g} p[v, t]``. A vehicle serves one group at a time;
   a request rides in at most one group.
@@ -24,7 +25,7 @@ probability that edge ``e`` is used at step ``t``)::
     max  sum_{e,t} w_e x[e, t]
     s.t. sum_{e at g} x[e, t]                         <= q[g, t]    for all g, t
          sum_{e : v in g(e)} x[e, t]                  <= p[v, t]    for all v, t
-         sum_{t' <= t} sum_{e at u, t - t' < d_e} x[e, t'] <= 1     for all u, t
+         sum_{t' <= t} sum_{e at u, t - t' < d_e} x[e, t'] <= capacity[u]   for all u, t
 
 It is solved through the primitive's LP path (:func:`matching._mathopt.solve_mathopt`):
 one group per cell ``(g, t)`` whose LP variable is ``y = x / q`` -- exactly the
@@ -99,11 +100,12 @@ def _check_groups(groups: Instance) -> None:
         raise ValueError(
             f"edge {e} has duration {float(d[e])!r}: durations must be whole steps >= 1"
         )
-    if not (groups.capacity == 1).all():
-        u = int(np.flatnonzero(groups.capacity != 1)[0])
+    cap = groups.capacity
+    if ((cap < 1) | (cap != np.round(cap))).any():
+        u = int(np.flatnonzero((cap < 1) | (cap != np.round(cap)))[0])
         raise ValueError(
-            f"vehicle {u} has capacity {float(groups.capacity[u])!r}: a vehicle serves one "
-            "group at a time (capacity 1)"
+            f"resource {u} has capacity {float(cap[u])!r}: a resource is a depot holding a "
+            "whole number >= 1 of identical vehicles (1 for a single vehicle)"
         )
     if not (groups.edge_load == 1).all():
         e = int(np.flatnonzero(groups.edge_load != 1)[0])
@@ -120,7 +122,7 @@ class RideshareModel(Prior):
     Attributes
     ----------
     types : Instance
-        Resources = vehicles (capacity 1), requests = request types, groups = the
+        Resources = depots (capacity = vehicles there), requests = request types, groups = the
         feasible groups of types, edges ``(vehicle, group, value, 1, duration)``.
     p : ndarray, shape (V, T)
         ``p[v, t]``: probability that a request of type ``v`` arrives at step ``t``
@@ -229,6 +231,6 @@ def rideshare_lp(model: RideshareModel, *, solver: str = "glop") -> RideshareLP:
         np.concatenate([col, col_rep]),
         np.concatenate([val, cols.prob[col_rep]]),
     )
-    rhs = np.concatenate([np.ones(offset), model.p.ravel()])
+    rhs = np.concatenate([np.repeat(types.capacity, n_t), model.p.ravel()])
     x, value = cell_lp_solve(types, cols, n_t, triplets, rhs, solver)
     return RideshareLP(x, value, q)

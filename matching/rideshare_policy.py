@@ -165,12 +165,14 @@ def exact_availability(
     for e, t in sorted(xv):
         by_step[t].setdefault(int(types.edge_group[e]), []).append(e)
     groups_by_step = [sorted(step.items()) for step in by_step]
-    # state between steps: remaining busy steps per vehicle (0 = free)
-    states: dict[tuple[int, ...], Any] = {tuple([0] * types.n_resources): one}
+    # state between steps: per resource (a depot of capacity c), the sorted remaining
+    # busy steps of its c vehicles (0 = free)
+    start = tuple(tuple([0] * int(c)) for c in types.capacity.tolist())
+    states: dict[tuple[tuple[int, ...], ...], Any] = {start: one}
     for t in range(n_t):
         live = [v for v in range(types.n_requests) if p[v][t] > 0]
         # configuration: (busy, arrived mask, taken-requests mask)
-        configs: dict[tuple[tuple[int, ...], int, int], Any] = defaultdict(lambda: zero)
+        configs: dict[tuple[Any, int, int], Any] = defaultdict(lambda: zero)
         for busy, pr in states.items():
             for subset in range(1 << len(live)):
                 w = pr
@@ -194,12 +196,12 @@ def exact_availability(
                     (
                         pr
                         for (busy, arr, taken), pr in configs.items()
-                        if arr & gmask == gmask and not taken & gmask and busy[u] == 0
+                        if arr & gmask == gmask and not taken & gmask and busy[u][0] == 0
                     ),
                     zero,
                 )
                 beta[e, t] = free / qg
-            new: dict[tuple[tuple[int, ...], int, int], Any] = defaultdict(lambda: zero)
+            new: dict[tuple[Any, int, int], Any] = defaultdict(lambda: zero)
             for (busy, arr, taken), pr in configs.items():
                 if arr & gmask != gmask:
                     new[busy, arr, taken] += pr
@@ -209,7 +211,7 @@ def exact_availability(
                     pick = pr * xv[e, t] / qg
                     rest -= pick
                     u = resource[e]
-                    if taken & gmask or busy[u] != 0:
+                    if taken & gmask or busy[u][0] != 0:
                         new[busy, arr, taken] += pick
                         continue
                     b = beta[e, t]
@@ -217,7 +219,8 @@ def exact_availability(
                     hit = pick * a
                     accept[e, t] += hit
                     value += hit * weight[e]
-                    moved = (*busy[:u], duration[e], *busy[u + 1 :])
+                    slots = tuple(sorted((*busy[u][1:], duration[e])))
+                    moved = (*busy[:u], slots, *busy[u + 1 :])
                     new[moved, arr, taken | gmask] += hit
                     new[busy, arr, taken] += pick - hit
                 new[busy, arr, taken] += rest
@@ -226,7 +229,7 @@ def exact_availability(
                 raise TooLargeToEnumerate(f"more than {MAX_EXACT_STATES} states at step {t}")
         states = defaultdict(lambda: zero)
         for (busy, _, _), pr in configs.items():
-            states[tuple(max(0, b - 1) for b in busy)] += pr
+            states[tuple(tuple(max(0, b - 1) for b in slots) for slots in busy)] += pr
     half = np.zeros((n_e, n_t))
     return Availability(beta, accept, value, "exact", 0, half)
 
@@ -270,7 +273,11 @@ def simulated_availability(
     resource = types.edge_resource.astype(np.int64)
     duration = types.edge_duration.astype(np.int64)
     weight = types.edge_weight
-    busy_until = np.zeros((n_sims, types.n_resources), dtype=np.int64)
+    capacity = types.capacity.astype(np.int64)
+    first_slot = np.concatenate([[0], np.cumsum(capacity)])
+    # one column per vehicle; resource u owns columns first_slot[u] .. first_slot[u + 1]
+    busy_until = np.zeros((n_sims, int(first_slot[-1])), dtype=np.int64)
+    soonest = np.zeros((n_sims, types.n_resources), dtype=np.int64)  # earliest release
     beta = np.full((n_e, n_t), np.nan)
     half = np.zeros((n_e, n_t))
     accepted = np.zeros((n_e, n_t))
@@ -279,6 +286,7 @@ def simulated_availability(
     runs = np.arange(n_sims)
     for t in range(n_t):
         arrived = rng.random((n_sims, types.n_requests)) < model.p[:, t]
+        soonest = np.minimum.reduceat(busy_until, first_slot[:-1], axis=1)
         taken = np.zeros_like(arrived)
         for g, edges in cells[t]:
             group = types.group(g)
@@ -288,7 +296,7 @@ def simulated_availability(
             est = np.ones(edges.size)
             for j, e in enumerate(edges.tolist()):
                 if n:
-                    est[j] = (members_free & (busy_until[:, resource[e]] <= t)).sum() / n
+                    est[j] = (members_free & (soonest[:, resource[e]] <= t)).sum() / n
             beta[edges, t] = est
             half[edges, t] = np.sqrt(np.log(2 / delta) / (2 * n)) if n else np.inf
             idx = runs[available]
@@ -303,11 +311,17 @@ def simulated_availability(
             u_sel = resource[e_sel]
             go = (
                 members_free[idx]
-                & (busy_until[idx, u_sel] <= t)
+                & (soonest[idx, u_sel] <= t)
                 & (coin < np.minimum(1.0, gamma / np.maximum(est[pick], 1e-300)))
             )
             idx, e_sel, u_sel = idx[go], e_sel[go], u_sel[go]
-            busy_until[idx, u_sel] = t + duration[e_sel]
+            for u in np.unique(u_sel).tolist():
+                runs_u = idx[u_sel == u]
+                block = busy_until[runs_u, first_slot[u] : first_slot[u + 1]]
+                slot = first_slot[u] + block.argmin(axis=1)
+                busy_until[runs_u, slot] = t + duration[e_sel[u_sel == u]]
+                fresh = busy_until[runs_u, first_slot[u] : first_slot[u + 1]].min(axis=1)
+                soonest[runs_u, u] = fresh
             taken[np.ix_(idx, group)] = True
             np.add.at(accepted[:, t], e_sel, 1.0)
             total[idx] += weight[e_sel]
@@ -438,7 +452,7 @@ class RideshareAttenuatePolicy(OnlinePolicy):
         answer = [-1] * len(arrivals)
         order = sorted(range(len(arrivals)), key=lambda i: _group_of(arrivals[i], model))
         t = _step_of(arrivals, model)
-        used_vehicles: set[int] = set()
+        used_vehicles: dict[int, int] = {}
         used_requests: set[int] = set()
         for i in order:
             a = arrivals[i]
@@ -455,7 +469,7 @@ class RideshareAttenuatePolicy(OnlinePolicy):
                 continue
             u = int(a.resources[pick])
             free = (
-                u not in used_vehicles
+                used_vehicles.get(u, 0) < state.remaining[u]
                 and bool(np.isin(pick, candidates[i]))
                 and not used_requests.intersection(a.request_index)
                 and not any(r < state.served.size and state.served[r] for r in a.request_index)
@@ -463,7 +477,7 @@ class RideshareAttenuatePolicy(OnlinePolicy):
             beta = self.availability.beta[edges[pick], t]
             if free and coin < (1.0 if beta <= 0 else min(1.0, self.gamma / beta)):
                 answer[i] = pick
-                used_vehicles.add(u)
+                used_vehicles[u] = used_vehicles.get(u, 0) + 1
                 used_requests.update(a.request_index)
         return answer
 

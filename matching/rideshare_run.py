@@ -3,11 +3,12 @@
 One realisation draws which request types arrive at each step
 (:meth:`~matching.rideshare.RideshareModel.sample`); every group whose types all arrived
 becomes an arriving group with fresh request ids ``(t, v)``. Every policy runs through
-an :class:`~matching.stream.OnlineMatcher` (reusable vehicles, capacity 1) that enforces
-"no request twice, no vehicle while busy"; batch policies get each step's groups in one
-:meth:`~matching.stream.OnlineMatcher.arrive_batch` at ``time = t``, the others one
-group at a time in ascending group index. The hindsight optimum of the same realisation
-is solved exactly (CP-SAT over time-expanded vehicle rows).
+an :class:`~matching.stream.OnlineMatcher` (reusable depots with the model's
+capacities) that enforces "no request twice, no vehicle while busy"; batch policies get
+each step's groups in one :meth:`~matching.stream.OnlineMatcher.arrive_batch` at
+``time = t``, the others one group at a time in ascending group index. The hindsight
+optimum of the same realisation is solved exactly (CP-SAT over time-expanded vehicle
+rows).
 """
 
 from __future__ import annotations
@@ -74,9 +75,7 @@ class RideRealisation:
                         )
                     )
                 times.append(float(t))
-        inst = Instance(
-            members or [], edges, capacity=np.ones(types.n_resources), n_requests=len(ids)
-        )
+        inst = Instance(members or [], edges, capacity=types.capacity, n_requests=len(ids))
         return ArrivalSequence(inst, np.arange(len(members)), np.array(times), reusable=True)
 
 
@@ -127,9 +126,7 @@ def run_ride_policy(
     """
     model = realisation.model
     types = model.types
-    matcher = OnlineMatcher(
-        np.ones(types.n_resources), policy, prior=model, reusable=True, seed=seed
-    )
+    matcher = OnlineMatcher(types.capacity, policy, prior=model, reusable=True, seed=seed)
     ge = types.group_edges
     for t, step in enumerate(realisation.steps):
         groups = []

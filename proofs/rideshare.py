@@ -7,7 +7,8 @@ busy ``d`` whole steps per route, LP sample-and-attenuate with availabilities
 in exact :class:`fractions.Fraction` arithmetic (the model's floats taken as the
 rationals they store):
 
-1. the preconditions: unit capacities and loads, whole durations ``>= 1``,
+1. the preconditions: unit loads, whole capacities (vehicles per depot) and durations
+   ``>= 1``,
    ``0 <= p <= 1``;
 2. ``gamma_k`` bracketed: ``f(lo) < 0 < f(hi)`` for ``f(g) = g - (1 - g)^m``, which is
    increasing on ``[0, 1]``, so the root lies in ``(lo, hi)``; the certified target is
@@ -108,7 +109,12 @@ def gamma_table(k_max: int = 6) -> list[dict[str, object]]:
 
 def _model_problem(model: RideshareModel) -> str | None:
     types = model.types
-    return unit_data_problem(types, "loads", "capacities") or integer_durations_problem(types)
+    cap = types.capacity
+    bad = np.flatnonzero((cap < 1) | (cap != np.round(cap)))
+    if bad.size:
+        u = int(bad[0])
+        return f"precondition 'whole capacities >= 1' fails: capacity[{u}] = {cap[u]!r}"
+    return unit_data_problem(types, "loads") or integer_durations_problem(types)
 
 
 def _rows(model: RideshareModel, x: XTable) -> Iterator[tuple[str, Fraction, Fraction]]:
@@ -138,7 +144,7 @@ def _rows(model: RideshareModel, x: XTable) -> Iterator[tuple[str, Fraction, Fra
                     continue
                 d = int(types.edge_duration[e])
                 lhs += sum((x[e][s] for s in range(max(0, t - d + 1), t + 1)), Fraction(0))
-            yield f"vehicle row (u={u}, t={t})", lhs, Fraction(1)
+            yield f"vehicle row (u={u}, t={t})", lhs, Fraction(int(types.capacity[u]))
 
 
 def _lp_value(model: RideshareModel, x: XTable) -> Fraction:
@@ -153,28 +159,32 @@ def _outcome_optimum(
     weight: list[Fraction],
     resource: list[int],
     duration: list[int],
+    capacity: list[int],
 ) -> Fraction:
-    """Best total weight over the available (step, group) items of one outcome."""
-    n_res = max(resource, default=-1) + 1
+    """Best total weight over the available (step, group) items of one outcome.
+
+    The state per depot is the sorted tuple of its vehicles' remaining busy steps.
+    """
 
     @cache
-    def best(i: int, busy: tuple[int, ...], taken: frozenset, step: int) -> Fraction:
+    def best(i: int, busy: tuple, taken: frozenset, step: int) -> Fraction:
         if i == len(items):
             return Fraction(0)
         t, g = items[i]
         if t != step:  # a new step: requests are fresh, vehicles age
-            busy = tuple(max(0, b - (t - step)) for b in busy)
+            busy = tuple(tuple(max(0, b - (t - step)) for b in slots) for slots in busy)
             taken, step = frozenset(), t
         value = best(i + 1, busy, taken, step)
         if taken.isdisjoint(members[g]):
             for e in edges_of[g]:
                 u = resource[e]
-                if busy[u] == 0:
-                    moved = (*busy[:u], duration[e], *busy[u + 1 :])
+                if busy[u][0] == 0:
+                    slots = tuple(sorted((*busy[u][1:], duration[e])))
+                    moved = (*busy[:u], slots, *busy[u + 1 :])
                     value = max(value, weight[e] + best(i + 1, moved, taken | members[g], step))
         return value
 
-    return best(0, (0,) * n_res, frozenset(), 0)
+    return best(0, tuple((0,) * c for c in capacity), frozenset(), 0)
 
 
 def expected_opt(model: RideshareModel) -> Fraction:
@@ -201,6 +211,7 @@ def expected_opt(model: RideshareModel) -> Fraction:
     weight = [Fraction(float(v)) for v in types.edge_weight]
     resource = types.edge_resource.tolist()
     duration = types.edge_duration.astype(int).tolist()
+    capacity = types.capacity.astype(int).tolist()
     total = Fraction(0)
     for outcome in itertools.product((False, True), repeat=len(bits)):
         here = set(certain) | {b for b, on in zip(bits, outcome, strict=True) if on}
@@ -213,7 +224,9 @@ def expected_opt(model: RideshareModel) -> Fraction:
             for g in range(types.n_groups)
             if all((v, t) in here for v in members[g])
         )
-        total += prob * _outcome_optimum(items, members, edges_of, weight, resource, duration)
+        total += prob * _outcome_optimum(
+            items, members, edges_of, weight, resource, duration, capacity
+        )
     return total
 
 

@@ -26,7 +26,9 @@ from scheduling.ride_model import fit_ride_model, grid_zone_trips, nearest_zone,
 from scheduling.roads import RoadNetwork, default_data_dir
 
 
-def random_model(seed: int, k: int = 2, max_types: int = 4, max_steps: int = 3) -> RideshareModel:
+def random_model(
+    seed: int, k: int = 2, max_types: int = 4, max_steps: int = 3, max_capacity: int = 1
+) -> RideshareModel:
     rng = np.random.default_rng(seed)
     n_types = int(rng.integers(2, max_types + 1))
     n_vehicles = int(rng.integers(1, 3))
@@ -44,7 +46,8 @@ def random_model(seed: int, k: int = 2, max_types: int = 4, max_steps: int = 3) 
         if rng.random() < 0.8
     ]
     p = rng.choice([1.0, 0.75, 0.5, 0.25], size=(n_types, n_steps))  # dyadic: exact floats
-    types = Instance(groups, edges, capacity=[1] * n_vehicles, n_requests=n_types)
+    capacity = rng.integers(1, max_capacity + 1, size=n_vehicles)
+    types = Instance(groups, edges, capacity=capacity, n_requests=n_types)
     return RideshareModel(types, p)
 
 
@@ -85,8 +88,8 @@ def test_model_refuses_bad_input_naming_it():
         RideshareModel(good, np.array([0.5]))
     with pytest.raises(ValueError, match=r"edge 0 has duration 0\.5"):
         RideshareModel(Instance([[0]], [(0, 0, 1.0, 1, 0.5)]), np.array([[0.5]]))
-    with pytest.raises(ValueError, match=r"vehicle 0 has capacity 2\.0"):
-        RideshareModel(Instance([[0]], [(0, 0, 1.0, 1, 1)], capacity=[2]), np.array([[0.5]]))
+    with pytest.raises(ValueError, match=r"resource 0 has capacity 1\.5"):
+        RideshareModel(Instance([[0]], [(0, 0, 1.0, 1, 1)], capacity=[1.5]), np.array([[0.5]]))
     with pytest.raises(ValueError, match="durations"):
         RideshareModel(Instance([[0]], [(0, 0, 1.0)]), np.array([[0.5]]))
 
@@ -117,9 +120,9 @@ def test_lp_matches_a_hand_computed_optimum():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10**6), k=st.sampled_from([1, 2, 3]))
-def test_exact_acceptance_is_gamma_x_wherever_beta_reaches_gamma(seed, k):
-    model = random_model(seed, k=k)
+@given(seed=st.integers(0, 10**6), k=st.sampled_from([1, 2, 3]), cap=st.sampled_from([1, 2]))
+def test_exact_acceptance_is_gamma_x_wherever_beta_reaches_gamma(seed, k, cap):
+    model = random_model(seed, k=k, max_capacity=cap)
     lp = rideshare_lp(model)
     gamma = min(gamma_k(k), 0.2)
     av = exact_availability(model, lp, gamma)
@@ -219,6 +222,41 @@ def test_matcher_enforces_busy_vehicles_and_fresh_requests():
         if d.accepted:
             assert busy_until.get(d.resource, -1.0) <= d.time
             busy_until[d.resource] = d.release
+
+
+def split_depots(model: RideshareModel) -> RideshareModel:
+    """The same model with every depot of capacity c written as c vehicles."""
+    types = model.types
+    owner = np.repeat(np.arange(types.n_resources), types.capacity.astype(int))
+    edges = [
+        (int(v), int(g), float(w), 1, int(d))
+        for v, u in enumerate(owner.tolist())
+        for g, w, d, uu in zip(
+            types.edge_group,
+            types.edge_weight,
+            types.edge_duration,
+            types.edge_resource,
+            strict=True,
+        )
+        if uu == u
+    ]
+    groups = [types.group(g).tolist() for g in range(types.n_groups)]
+    split = Instance(groups, edges, capacity=[1] * owner.size, n_requests=types.n_requests)
+    return RideshareModel(split, model.p)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6))
+def test_a_depot_of_c_vehicles_has_the_lp_and_opt_of_c_single_vehicles(seed):
+    from proofs.rideshare import expected_opt
+
+    model = random_model(seed, k=2, max_types=3, max_steps=2, max_capacity=3)
+    split = split_depots(model)
+    assert rideshare_lp(model).value == pytest.approx(rideshare_lp(split).value, abs=1e-8)
+    assert expected_opt(model) == expected_opt(split)
+    av = exact_availability(model, rideshare_lp(model), 0.25)
+    sim = simulated_availability(model, rideshare_lp(model), 0.25, n_sims=4000, seed=1)
+    assert sim.expected_value == pytest.approx(av.expected_value, rel=0.08, abs=0.05)
 
 
 # ------------------------------------------------------------------- certificate
