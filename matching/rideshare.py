@@ -163,8 +163,8 @@ class RideshareModel(Prior):
 
     @property
     def n_vehicles(self) -> int:
-        """Number of vehicles."""
-        return self.types.n_resources
+        """Number of vehicles (summed over the depots)."""
+        return int(self.types.capacity.sum())
 
     def group_probability(self) -> np.ndarray:
         """``q[g, t]``: probability that every type of group ``g`` arrives at ``t``."""

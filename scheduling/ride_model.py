@@ -55,7 +55,7 @@ class FittedRideModel:
     origin_node, dest_node : ndarray of int
         Network node of each type's ends.
     depots : ndarray of int
-        Depot node of each vehicle.
+        Node of each depot (the model's resources; capacity = vehicles there).
     rate : ndarray, shape (V, T)
         Fitted expected arrivals per type and step.
     n_trips : int
@@ -172,6 +172,7 @@ def fit_ride_model(
     *,
     n_types: int = 10,
     n_vehicles: int = 4,
+    n_depots: int | None = None,
     k: int = 2,
     start_hour: float = 8.0,
     step_s: float = 300.0,
@@ -194,6 +195,10 @@ def fit_ride_model(
     network : RoadNetwork
     n_types, n_vehicles, k : int
         Request types (most frequent zone pairs), vehicles, largest group.
+    n_depots : int, optional
+        Depots at the busiest origin zones (default: one per vehicle, at most one per
+        zone); the vehicles are spread over them in turn and each depot is one resource
+        whose capacity is its number of vehicles.
     start_hour, step_s, n_steps : float, float, int
         The modelled window: ``n_steps`` steps of ``step_s`` seconds from ``start_hour``.
     requests_per_step : float
@@ -206,7 +211,7 @@ def fit_ride_model(
     >>> net = RoadNetwork.grid(6, spacing_km=0.4, speed_kmh=25.0)
     >>> fit = fit_ride_model(*grid_zone_trips(net, 500, zones_per_side=2), net,
     ...                      n_types=4, n_vehicles=2, k=2, n_steps=4)
-    >>> fit.model.p.shape, fit.model.n_vehicles, len(fit.pairs)
+    >>> fit.model.p.shape, int(fit.model.types.capacity.sum()), len(fit.pairs)
     ((4, 4), 2, 4)
     """
     o = np.asarray(origin_zone, dtype=np.int64)
@@ -217,6 +222,7 @@ def fit_ride_model(
     for name, value, least in (
         ("n_types", n_types, 1),
         ("n_vehicles", n_vehicles, 1),
+        ("n_depots", 1 if n_depots is None else n_depots, 1),
         ("n_steps", n_steps, 1),
         ("k", k, 1),
     ):
@@ -244,15 +250,12 @@ def fit_ride_model(
     d_node = np.array([zone_node[int(z)] for z in pairs[:, 1]], dtype=np.int64)
     requests = Requests.from_network(network, o_node, d_node, 0.0, max_wait, max_detour)
     groups = feasible_groups(requests, network, max_size=k)
-    busiest = [
-        int(z)
-        for z in np.unique(o, return_counts=True)[0][
-            np.argsort(-np.unique(o, return_counts=True)[1], kind="stable")
-        ]
-    ]
-    depots = np.array(
-        [zone_node[busiest[i % len(busiest)]] for i in range(n_vehicles)], dtype=np.int64
-    )
+    zones, zone_count = np.unique(o, return_counts=True)
+    busiest = zones[np.argsort(-zone_count, kind="stable")].tolist()
+    n_res = min(n_vehicles, len(busiest)) if n_depots is None else n_depots
+    # vehicle i waits at the (i mod n_res)-th busiest origin zone; one resource per depot
+    per_depot = np.bincount(np.arange(n_vehicles) % n_res, minlength=n_res)
+    depots = np.array([zone_node[int(busiest[i % len(busiest)])] for i in range(n_res)])
     edges = vehicle_group_edges(depots, 0.0, depots, groups, requests, network)
     duration = np.maximum(1, np.ceil(edges.cost / step_s)).astype(float)
     sizes = np.array([len(groups.groups[g]) for g in edges.group.tolist()], dtype=float)
@@ -268,7 +271,7 @@ def fit_ride_model(
                 strict=True,
             )
         ),
-        capacity=np.ones(n_vehicles),
+        capacity=per_depot.astype(float),
         n_requests=len(requests),
     )
     model = RideshareModel(types, p)

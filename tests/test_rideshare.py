@@ -173,13 +173,13 @@ def test_policy_mean_matches_gamma_lp_two_sided():
 def test_policy_refuses_inputs_outside_its_model():
     model = random_model(3, k=2)
     with pytest.raises(TypeError, match="RideshareModel prior"):
-        OnlineMatcher(np.ones(model.n_vehicles), RideshareAttenuatePolicy(), reusable=True)
+        OnlineMatcher(model.types.capacity, RideshareAttenuatePolicy(), reusable=True)
     with pytest.raises(ValueError, match="reusable"):
-        OnlineMatcher(np.ones(model.n_vehicles), RideshareAttenuatePolicy(), prior=model)
+        OnlineMatcher(model.types.capacity, RideshareAttenuatePolicy(), prior=model)
     with pytest.raises(ValueError, match="availability"):
         RideshareAttenuatePolicy(availability="guess")
     matcher = OnlineMatcher(
-        np.ones(model.n_vehicles), RideshareAttenuatePolicy(), prior=model, reusable=True
+        model.types.capacity, RideshareAttenuatePolicy(), prior=model, reusable=True
     )
     from matching.stream import ArrivingGroup
 
