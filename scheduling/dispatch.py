@@ -15,15 +15,21 @@ One window
    pickup can happen before ``now``, each rider is ready at ``now`` with its own
    deadlines unchanged (``max_wait`` and ``max_detour`` shortened by the time already
    waited). This is exact and prunes far more groups than the raw request times.
-3. :func:`~scheduling.pooling.feasible_groups` builds every feasible group of up to
-   ``seats`` riders.
+   Riders that no idle vehicle can reach in time wait for a later window.
+3. :func:`~scheduling.pooling.feasible_groups` builds the feasible singles and pairs;
+   groups of three and four are built level by level from the pairs that are among
+   both riders' ``max_partners`` best partners (default 8; ``None``: every feasible
+   group, exactly as ``feasible_groups(max_size=seats)``). Without this bound the
+   groups of 3 and 4 explode with dense demand and loose limits (317,424 groups and
+   311 s for one window of 192 riders in the embedded city).
 4. Idle vehicles (free at ``now``) at the same node are interchangeable: they start at
    the same place and time and, with ``return_to_depot``, return to that same node (an
    idle vehicle waits at its depot). So each distinct node with idle vehicles is ONE
    resource whose capacity is the number of idle vehicles there; each group uses one
    vehicle, so the optimum is unchanged. :func:`~scheduling.pooling.vehicle_group_edges`
-   prices (node, group) pairs on the distinct nodes only, and each group keeps its
-   ``max_candidates`` cheapest nodes (default 20; ``None`` keeps all).
+   prices (node, group) pairs on the distinct nodes only, each group on its
+   ``max_candidates`` nearest nodes (default 20; by travel time to the group's
+   farthest origin; ``None`` keeps every node that reaches all its riders in time).
 5. The edge weight of serving group ``g`` with route cost ``c`` seconds is
    ``len(g) - cost_weight * c / 3600`` (default ``cost_weight`` 0.1): one more rider
    is worth ten vehicle-hours of driving, so serving riders dominates unless a window's
@@ -73,6 +79,9 @@ from scheduling.pooling import (
     Requests,
     Route,
     VehicleGroupEdges,
+    _Batch,
+    _evaluate,
+    _next_candidates,
     feasible_groups,
     vehicle_group_edges,
 )
@@ -150,8 +159,11 @@ class WindowStats:
     time : float
         The decision time.
     new, pending, expired : int
-        Requests that arrived with this call, were pending after expiry (and were
-        offered to the matcher), and expired in this call.
+        Requests that arrived with this call, were pending after expiry, and expired
+        in this call.
+    offered : int
+        Pending requests some idle vehicle can reach in time (the others wait for a
+        later window); only these enter the group enumeration.
     idle_vehicles, resources : int
         Vehicles free now, and the distinct nodes they stand on.
     groups, edges : int
@@ -170,6 +182,7 @@ class WindowStats:
     new: int
     pending: int
     expired: int
+    offered: int
     idle_vehicles: int
     resources: int
     groups: int
@@ -208,6 +221,26 @@ class _Window(NamedTuple):
     ids: np.ndarray
     requests: Requests
     asked: np.ndarray
+    reach: np.ndarray
+
+
+def _best_partners(
+    pairs: list[tuple[tuple[int, ...], Route]], direct: np.ndarray, m: int
+) -> list[tuple[int, ...]]:
+    """Pairs that are among both riders' ``m`` best partners (largest time saved)."""
+    if not pairs:
+        return []
+    a = np.array([g[0] for g, _ in pairs])
+    b = np.array([g[1] for g, _ in pairs])
+    saving = direct[a] + direct[b] - np.array([r.cost for _, r in pairs])
+    rider = np.concatenate([a, b])
+    pair = np.tile(np.arange(a.size), 2)
+    order = np.lexsort((pair, -np.tile(saving, 2), rider))
+    start = np.searchsorted(rider[order], rider[order], side="left")
+    rank = np.empty(rider.size, dtype=np.int64)
+    rank[order] = np.arange(rider.size) - start
+    keep = (rank[: a.size] < m) & (rank[a.size :] < m)
+    return [pairs[i][0] for i in np.flatnonzero(keep).tolist()]
 
 
 def _check_real(value: object, name: str) -> float:
@@ -250,7 +283,13 @@ class Dispatcher:
     cost_weight : float, default 0.1
         Weight of one hour of driving against one rider served.
     max_candidates : int or None, default 20
-        Cheapest vehicle nodes kept per group (None: all feasible ones).
+        Nearest idle-vehicle nodes a group is priced on (None: every node that can
+        reach all its riders in time).
+    max_partners : int or None, default 8
+        Groups of three or more riders are built only from pairs that are among both
+        riders' ``max_partners`` best partners (largest time saved against two direct
+        trips); None builds every feasible group (exact, but the count of groups of
+        3 and 4 grows steeply with dense demand and loose limits).
     time_limit : float or None
         Seconds per exact solve (``policy="batched"``).
     seed : int
@@ -269,6 +308,7 @@ class Dispatcher:
         return_to_depot: bool = True,
         cost_weight: float = 0.1,
         max_candidates: int | None = 20,
+        max_partners: int | None = 8,
         time_limit: float | None = None,
         seed: int = 0,
     ) -> None:
@@ -295,6 +335,8 @@ class Dispatcher:
             raise ValueError(f"cost_weight must be non-negative, got {cost_weight}")
         if max_candidates is not None and _check_int(max_candidates, "max_candidates") < 1:
             raise ValueError(f"max_candidates must be at least 1 or None, got {max_candidates}")
+        if max_partners is not None and _check_int(max_partners, "max_partners") < 1:
+            raise ValueError(f"max_partners must be at least 1 or None, got {max_partners}")
         if time_limit is not None and not _check_real(time_limit, "time_limit") > 0:
             raise ValueError(f"time_limit must be positive, got {time_limit}")
         self.network = network
@@ -307,6 +349,7 @@ class Dispatcher:
         self.return_to_depot = bool(return_to_depot)
         self.cost_weight = float(cost_weight)
         self.max_candidates = max_candidates
+        self.max_partners = max_partners
         self.time_limit = time_limit
         self.seed = int(seed)
         self._node = self.depots.copy()
@@ -372,12 +415,15 @@ class Dispatcher:
         if not self._pending or idle.size == 0:
             stats = self._stats(now, len(new), expired, idle, t0, status="empty")
             return DispatchDecision(now, (), expired, stats)
-        window = self._window(now)
         nodes, counts, members = self._resources(idle)
+        window = self._window(now, nodes)
+        if window.ids.size == 0:
+            stats = self._stats(now, len(new), expired, idle, t0, status="empty")
+            return DispatchDecision(now, (), expired, stats)
         t1 = time.perf_counter()
-        groups = feasible_groups(window.requests, self.network, max_size=self.seats).groups
+        groups = self._groups(window.requests)
         t2 = time.perf_counter()
-        edges = self._price(nodes, now, groups, window.requests)
+        edges = self._price(nodes, now, groups, window)
         t3 = time.perf_counter()
         if self.policy == "batched":
             chosen, status = self._solve(edges, groups, counts, len(window.ids))
@@ -389,8 +435,9 @@ class Dispatcher:
         stats = WindowStats(
             time=now,
             new=len(new),
-            pending=len(window.ids),
+            pending=len(self._pending) + sum(len(a.riders) for a in assignments),
             expired=len(expired),
+            offered=len(window.ids),
             idle_vehicles=int(idle.size),
             resources=int(nodes.size),
             groups=len(groups),
@@ -471,21 +518,29 @@ class Dispatcher:
             del self._pending[rid]
         return tuple(gone)
 
-    def _window(self, now: float) -> _Window:
-        """Pending requests as seen from ``now``: ready now, deadlines unchanged."""
+    def _window(self, now: float, nodes: np.ndarray) -> _Window:
+        """Pending requests some idle node reaches in time, ready now, deadlines kept.
+
+        A rider no idle vehicle can reach by its latest pickup (or early enough to
+        deliver it by its latest dropoff) cannot be in any group priced this window.
+        """
         ids = np.fromiter(self._pending, dtype=np.int64, count=len(self._pending))
         ps = list(self._pending.values())
+        origin = np.array([p.origin for p in ps], dtype=np.int64)
         asked = np.array([p.time for p in ps])
         waited = now - asked
+        slack = np.minimum(self.max_wait, self.max_detour) - waited
+        times = self.network.travel_time_matrix(nodes, origin)
+        reach = times.min(axis=0) <= slack
         requests = Requests(
-            origin=np.array([p.origin for p in ps], dtype=np.int64),
-            destination=np.array([p.destination for p in ps], dtype=np.int64),
-            request_time=np.full(len(ps), now),
-            max_wait=np.maximum(self.max_wait - waited, 0.0),
-            max_detour=np.maximum(self.max_detour - waited, 0.0),
-            direct=np.array([p.direct for p in ps]),
+            origin=origin[reach],
+            destination=np.array([p.destination for p in ps], dtype=np.int64)[reach],
+            request_time=np.full(int(reach.sum()), now),
+            max_wait=np.maximum(self.max_wait - waited[reach], 0.0),
+            max_detour=np.maximum(self.max_detour - waited[reach], 0.0),
+            direct=np.array([p.direct for p in ps])[reach],
         )
-        return _Window(ids, requests, asked)
+        return _Window(ids[reach], requests, asked[reach], times[:, reach])
 
     def _resources(self, idle: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[list[int]]]:
         """One resource per distinct idle-vehicle node: nodes, capacities, vehicles."""
@@ -497,32 +552,79 @@ class Dispatcher:
             members[r].append(v)
         return nodes, counts, members
 
+    def _groups(self, req: Requests) -> list[tuple[int, ...]]:
+        """Feasible groups of up to ``seats`` riders (pairs pruned to ``max_partners``)."""
+        if self.max_partners is None or self.seats <= 2:
+            return feasible_groups(req, self.network, max_size=self.seats).groups
+        enum = feasible_groups(req, self.network, max_size=2)
+        groups = list(enum.groups)
+        pairs = [(g, r) for g, r in zip(enum.groups, enum.routes, strict=True) if len(g) == 2]
+        level = _best_partners(pairs, req.direct, self.max_partners)
+        batch = _Batch(self.network, req, np.zeros(0, dtype=np.int64))
+        for _ in range(3, self.seats + 1):
+            cand = _next_candidates(level)
+            if not cand:
+                break
+            cost, _ = _evaluate(batch.D, *batch.stops(np.array(cand)), None, None, None)
+            level = [cand[i] for i in np.flatnonzero(np.isfinite(cost)).tolist()]
+            groups.extend(level)
+        return groups
+
     def _price(
-        self, nodes: np.ndarray, now: float, groups: list[tuple[int, ...]], req: Requests
+        self, nodes: np.ndarray, now: float, groups: list[tuple[int, ...]], window: _Window
     ) -> VehicleGroupEdges:
-        edges = vehicle_group_edges(
-            nodes,
-            now,
-            nodes,
-            groups,
-            req,
-            self.network,
-            return_to_depot=self.return_to_depot,
-        )
-        if self.max_candidates is None or len(edges) == 0:
-            return edges
-        order = np.lexsort((edges.vehicle, edges.cost, edges.group))
-        g = edges.group[order]
-        start = np.searchsorted(g, g, side="left")
-        rank = np.arange(g.size) - start
-        keep = np.sort(order[rank < self.max_candidates])
+        """Price each group on its ``max_candidates`` nearest reachable idle nodes.
+
+        A node's distance to a group is its travel time to the group's farthest
+        origin; nodes that cannot reach some origin by that rider's latest pickup
+        are never priced (as in :func:`~scheduling.pooling.vehicle_group_edges`).
+        """
+        req = window.requests
+        cand = self._candidate_nodes(groups, window)
+        parts = []
+        for r in range(nodes.size):
+            mine = np.flatnonzero(cand[r])
+            if mine.size == 0:
+                continue
+            node = nodes[r : r + 1]
+            e = vehicle_group_edges(
+                node,
+                now,
+                node,
+                [groups[g] for g in mine.tolist()],
+                req,
+                self.network,
+                return_to_depot=self.return_to_depot,
+            )
+            parts.append((np.full(len(e), r), mine[e.group], e))
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return VehicleGroupEdges(empty, empty, np.zeros(0), [], 0.0)
         return VehicleGroupEdges(
-            edges.vehicle[keep],
-            edges.group[keep],
-            edges.cost[keep],
-            [edges.routes[i] for i in keep.tolist()],
-            edges.seconds,
+            np.concatenate([p[0] for p in parts]).astype(np.int64),
+            np.concatenate([p[1] for p in parts]).astype(np.int64),
+            np.concatenate([p[2].cost for p in parts]),
+            [route for p in parts for route in p[2].routes],
+            sum(p[2].seconds for p in parts),
         )
+
+    def _candidate_nodes(self, groups: list[tuple[int, ...]], window: _Window) -> np.ndarray:
+        """Boolean ``(nodes, groups)``: the nodes each group is priced on."""
+        times = window.reach
+        slack = window.requests.latest_pickup - window.requests.request_time
+        out = np.zeros((times.shape[0], len(groups)), dtype=bool)
+        for size in range(1, self.seats + 1):
+            gi = np.array([i for i, g in enumerate(groups) if len(g) == size], dtype=np.int64)
+            if gi.size == 0:
+                continue
+            garr = np.array([groups[i] for i in gi.tolist()], dtype=np.int64)
+            ok = (times[:, garr] <= slack[garr][None]).all(axis=2)
+            far = np.where(ok, times[:, garr].max(axis=2), np.inf)
+            if self.max_candidates is not None and far.shape[0] > self.max_candidates:
+                kth = np.partition(far, self.max_candidates - 1, axis=0)[self.max_candidates - 1]
+                ok &= far <= kth[None]
+            out[:, gi] = ok
+        return out
 
     def _weights(self, edges: VehicleGroupEdges, groups: list[tuple[int, ...]]) -> np.ndarray:
         sizes = np.array([len(g) for g in groups], dtype=float)
@@ -644,6 +746,7 @@ class Dispatcher:
             new=new,
             pending=len(self._pending),
             expired=len(expired),
+            offered=0,
             idle_vehicles=int(idle.size),
             resources=int(np.unique(self._node[idle]).size),
             groups=0,
