@@ -71,12 +71,14 @@ __all__ = [
     "RideScenario",
     "RideSimResult",
     "embedded_city",
+    "format_summary",
     "generate_demand",
     "manhattan_scenario",
     "plot_routes",
     "plot_sweep",
     "simulate",
     "spread_depots",
+    "write_rows",
 ]
 
 _EPS = 1e-6
@@ -420,11 +422,16 @@ class RideSimResult:
         out.mkdir(parents=True, exist_ok=True)
         paths = (out / f"{stem}_requests.csv", out / f"{stem}_windows.csv")
         for path, rows in zip(paths, (self.requests, self.windows), strict=True):
-            with open(path, "w", newline="") as fh:
-                writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
-                writer.writeheader()
-                writer.writerows(rows)
+            write_rows(path, rows)
         return paths
+
+
+def write_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Write dict rows as CSV (the first row's keys are the header)."""
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["empty"])
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 class _Truth:
@@ -754,3 +761,45 @@ def plot_routes(
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return Path(path)
+
+
+_COLUMNS = (
+    ("policy", "policy", "{:<9}"),
+    ("vehicles", "veh", "{:>6}"),
+    ("requests", "req", "{:>7}"),
+    ("service_rate", "served", "{:>8.1%}"),
+    ("wait_mean_s", "wait s", "{:>8.0f}"),
+    ("wait_p95_s", "p95", "{:>6.0f}"),
+    ("detour_mean_s", "detour", "{:>8.0f}"),
+    ("riders_per_trip", "/trip", "{:>7.2f}"),
+    ("vehicle_hours", "veh-h", "{:>8.1f}"),
+    ("empty_km", "empty km", "{:>10.0f}"),
+    ("decision_median_s", "dec p50", "{:>9.3f}"),
+    ("decision_p99_s", "dec p99", "{:>9.3f}"),
+    ("groups_mean", "groups", "{:>8.0f}"),
+)
+
+
+def format_summary(summaries: Sequence[dict[str, Any]]) -> str:
+    """Render simulation summaries as a fixed-width table (decision times in s).
+
+    Examples
+    --------
+    >>> row = dict(policy="batched", vehicles=2, requests=3, service_rate=2 / 3,
+    ...            wait_mean_s=61.0, wait_p95_s=90.0, detour_mean_s=80.0,
+    ...            riders_per_trip=1.0, vehicle_hours=0.5, empty_km=3.2,
+    ...            decision_median_s=0.01, decision_p99_s=0.02, groups_mean=4.0)
+    >>> head, line = format_summary([row]).splitlines()
+    >>> head.split()[:5]
+    ['policy', 'veh', 'req', 'served', 'wait']
+    >>> line.split()
+    ['batched', '2', '3', '66.7%', '61', '90', '80', '1.00', '0.5', '3', '0.010', '0.020', '4']
+    """
+    head = "".join(
+        f"{label:<9}" if key == "policy" else f"{label:>{len(fmt.format(0))}}"
+        for key, label, fmt in _COLUMNS
+    )
+    lines = [head]
+    for s in summaries:
+        lines.append("".join(fmt.format(s[key]) for key, _, fmt in _COLUMNS))
+    return "\n".join(lines)
