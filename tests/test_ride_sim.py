@@ -1,5 +1,6 @@
 import csv
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -7,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from groupmatch.cli import main
-from scheduling.dispatch import Dispatcher, DispatchDecision
+from scheduling.dispatch import DispatchDecision, Dispatcher
 from scheduling.pooling import Requests, feasible_groups
 from scheduling.ride_sim import (
     DispatchViolation,
@@ -59,7 +60,7 @@ def test_rows_agree_with_the_limits_and_the_summary(small, runs):
             by_vehicle.setdefault(a.vehicle, []).append((t, a.route.end_time))
         for spans in by_vehicle.values():
             spans.sort()
-            assert all(b[0] >= a[1] - 1e-9 for a, b in zip(spans, spans[1:], strict=False))
+            assert all(b[0] >= a[1] - 1e-9 for a, b in itertools.pairwise(spans))
 
 
 def test_plenty_of_vehicles_serve_more_than_few(small):
@@ -75,7 +76,9 @@ def tamper(monkeypatch, change):
         out = real(self, now, new)
         if out.assignments:
             first = change(out.assignments[0])
-            return DispatchDecision(out.time, (first, *out.assignments[1:]), out.expired, out.stats)
+            return DispatchDecision(
+                out.time, (first, *out.assignments[1:]), out.expired, out.stats
+            )
         return out
 
     monkeypatch.setattr(Dispatcher, "decide", decide)
@@ -131,7 +134,7 @@ def test_the_simulator_catches_a_rider_served_twice(small, monkeypatch):
         return out
 
     monkeypatch.setattr(Dispatcher, "decide", decide)
-    with pytest.raises(DispatchViolation, match="already served|busy|starts at"):
+    with pytest.raises(DispatchViolation, match=r"already served|busy|starts at"):
         simulate(small, vehicles=8, capacity=3, policy="batched")
 
 
