@@ -12,7 +12,7 @@ from pathlib import Path
 
 import matching
 from groupmatch import __version__
-from groupmatch.demo import certificate_rows, demo_rows, format_table, ratio_rows
+from groupmatch.demo import certificate_rows, demo_rows, format_table, ratio_rows, ride_rows
 from groupmatch.registry import FAMILIES, POLICIES, make_family, make_policy
 from matching.ratio import competitive_ratio
 
@@ -85,7 +85,103 @@ def build_parser() -> argparse.ArgumentParser:
         default=600.0,
         help="refuse a search whose estimated running time is longer (default 600)",
     )
+    _add_rides_parser(sub)
     return parser
+
+
+def _add_rides_parser(sub: argparse._SubParsersAction) -> None:
+    rides = sub.add_parser(
+        "rides",
+        help="simulate ride-pooling dispatch (embedded city, or Manhattan with NYC trips)",
+    )
+    rides.add_argument("--network", default=None, help="Manhattan data folder (real data)")
+    rides.add_argument("--trips", default=None, help="NYC trip CSV (needs --network)")
+    rides.add_argument("--vehicles", type=int, default=60)
+    rides.add_argument("--capacity", type=int, default=4, help="seats per vehicle, 1..4")
+    rides.add_argument("--policy", default="all", choices=["all", "batched", "greedy", "ranking"])
+    rides.add_argument("--window", type=float, default=30.0, help="dispatch window, s")
+    rides.add_argument("--duration", type=float, default=1800.0, help="simulated span, s")
+    rides.add_argument(
+        "--requests", type=int, default=None, help="requests (default 600; real data: all)"
+    )
+    rides.add_argument("--max-wait", type=float, default=300.0, help="s")
+    rides.add_argument("--max-detour", type=float, default=600.0, help="s, absolute")
+    rides.add_argument("--grid", type=int, default=20, help="embedded city side (nodes)")
+    rides.add_argument("--hour", type=int, default=8, help="Manhattan travel-time hour")
+    rides.add_argument("--seed", type=int, default=0)
+    rides.add_argument(
+        "--sweep", action="store_true", help="also fleets of 1/4 and 1/2 the size (PNG)"
+    )
+    rides.add_argument("--out", default="groupmatch-results", help="folder for CSV and PNG")
+
+
+def _run_rides(args: argparse.Namespace) -> int:
+    from scheduling.dispatch import POLICIES
+    from scheduling.ride_sim import (
+        embedded_city,
+        format_summary,
+        manhattan_scenario,
+        plot_routes,
+        plot_sweep,
+        simulate,
+        write_rows,
+    )
+
+    if args.trips is not None and args.network is None:
+        raise ValueError("--trips needs --network (the Manhattan data folder)")
+    if args.vehicles < 1:
+        raise ValueError(f"--vehicles must be at least 1, got {args.vehicles}")
+    out = Path(args.out)
+    _check_out_folder(out, "rides_requests")
+    if args.network is None:
+        scen = embedded_city(
+            requests=600 if args.requests is None else args.requests,
+            duration=args.duration,
+            grid=args.grid,
+            seed=args.seed,
+        )
+    else:
+        scen = manhattan_scenario(
+            args.trips,
+            network_dir=args.network,
+            requests=args.requests,
+            duration=args.duration,
+            hour=args.hour,
+            seed=args.seed,
+        )
+    print(f"{scen.name}: {len(scen)} requests over {scen.duration:g} s; {scen.info}")
+    policies = POLICIES if args.policy == "all" else (args.policy,)
+    fleets = sorted({max(1, args.vehicles // 4), max(1, args.vehicles // 2), args.vehicles})
+    fleets = fleets if args.sweep else [args.vehicles]
+    results, rows = {}, []
+    for vehicles in fleets:
+        for policy in policies:
+            res = simulate(
+                scen,
+                vehicles=vehicles,
+                capacity=args.capacity,
+                policy=policy,
+                window=args.window,
+                max_wait=args.max_wait,
+                max_detour=args.max_detour,
+                seed=args.seed,
+            )
+            rows.append(res.summary)
+            results[vehicles, policy] = res
+    print(format_summary(rows))
+    out.mkdir(parents=True, exist_ok=True)
+    main_runs = [results[args.vehicles, p] for p in policies]
+    requests = [{"policy": r.summary["policy"], **row} for r in main_runs for row in r.requests]
+    write_rows(out / "rides_requests.csv", requests)
+    windows = [{"policy": r.summary["policy"], **row} for r in main_runs for row in r.windows]
+    write_rows(out / "rides_windows.csv", windows)
+    plot_routes(main_runs[0], out / "rides_routes.png", start=scen.duration / 2, span=300.0)
+    written = ["rides_requests.csv", "rides_windows.csv", "rides_routes.png"]
+    if args.sweep:
+        plot_sweep(rows, out / "rides_sweep.png", title=scen.name)
+        written.append("rides_sweep.png")
+    print(f"wrote {', '.join(str(out / w) for w in written)}")
+    return 0
 
 
 def _run_prove(args: argparse.Namespace) -> int:
@@ -247,6 +343,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ratio_rows(seed=args.seed))
             print("\ncertificates (exact rational verification)\n")
             print(certificate_rows())
+            print("\nride-pooling dispatch, embedded city (decision times in s)\n")
+            print(ride_rows(seed=args.seed))
             return 0
         if args.command == "ratio":
             return _run_ratio(args)
@@ -254,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_prove(args)
         if args.command == "adversary":
             return _run_adversary(args)
+        if args.command == "rides":
+            return _run_rides(args)
         return _run_solve(args)
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stdout = open(os.devnull, "w")  # keep the interpreter's final flush quiet

@@ -12,4 +12,8 @@
   under wait and detour limits, feasible groups level by level, vehicle-group edges.
 - :mod:`scheduling.sim`: the discrete-event core the application simulators share
   (clock, event heap with deterministic ties, periodic ticks, metrics).
+- :mod:`scheduling.dispatch`: the ride-pooling :class:`~scheduling.dispatch.Dispatcher`
+  (requests in, vehicle assignments out, per window: exact, greedy or ranking).
+- :mod:`scheduling.ride_sim`: the dispatch simulator (independent checks of every
+  assignment, metrics), the embedded city's demand generator and Manhattan + NYC trips.
 """
