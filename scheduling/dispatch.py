@@ -79,9 +79,6 @@ from scheduling.pooling import (
     Requests,
     Route,
     VehicleGroupEdges,
-    _Batch,
-    _evaluate,
-    _next_candidates,
     feasible_groups,
     vehicle_group_edges,
 )
@@ -222,25 +219,6 @@ class _Window(NamedTuple):
     requests: Requests
     asked: np.ndarray
     reach: np.ndarray
-
-
-def _best_partners(
-    pairs: list[tuple[tuple[int, ...], Route]], direct: np.ndarray, m: int
-) -> list[tuple[int, ...]]:
-    """Pairs that are among both riders' ``m`` best partners (largest time saved)."""
-    if not pairs:
-        return []
-    a = np.array([g[0] for g, _ in pairs])
-    b = np.array([g[1] for g, _ in pairs])
-    saving = direct[a] + direct[b] - np.array([r.cost for _, r in pairs])
-    rider = np.concatenate([a, b])
-    pair = np.tile(np.arange(a.size), 2)
-    order = np.lexsort((pair, -np.tile(saving, 2), rider))
-    start = np.searchsorted(rider[order], rider[order], side="left")
-    rank = np.empty(rider.size, dtype=np.int64)
-    rank[order] = np.arange(rider.size) - start
-    keep = (rank[: a.size] < m) & (rank[a.size :] < m)
-    return [pairs[i][0] for i in np.flatnonzero(keep).tolist()]
 
 
 def _check_real(value: object, name: str) -> float:
@@ -554,21 +532,10 @@ class Dispatcher:
 
     def _groups(self, req: Requests) -> list[tuple[int, ...]]:
         """Feasible groups of up to ``seats`` riders (pairs pruned to ``max_partners``)."""
-        if self.max_partners is None or self.seats <= 2:
-            return feasible_groups(req, self.network, max_size=self.seats).groups
-        enum = feasible_groups(req, self.network, max_size=2)
-        groups = list(enum.groups)
-        pairs = [(g, r) for g, r in zip(enum.groups, enum.routes, strict=True) if len(g) == 2]
-        level = _best_partners(pairs, req.direct, self.max_partners)
-        batch = _Batch(self.network, req, np.zeros(0, dtype=np.int64))
-        for _ in range(3, self.seats + 1):
-            cand = _next_candidates(level)
-            if not cand:
-                break
-            cost, _ = _evaluate(batch.D, *batch.stops(np.array(cand)), None, None, None)
-            level = [cand[i] for i in np.flatnonzero(np.isfinite(cost)).tolist()]
-            groups.extend(level)
-        return groups
+        partners = self.max_partners if self.seats > 2 else None
+        return feasible_groups(
+            req, self.network, max_size=self.seats, max_partners=partners
+        ).groups
 
     def _price(
         self, nodes: np.ndarray, now: float, groups: list[tuple[int, ...]], window: _Window

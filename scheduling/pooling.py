@@ -56,6 +56,7 @@ __all__ = [
     "Requests",
     "Route",
     "VehicleGroupEdges",
+    "best_partner_pairs",
     "best_route",
     "feasible_groups",
     "shareable_pairs",
@@ -572,8 +573,45 @@ def _next_candidates(level: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
     return out
 
 
+def best_partner_pairs(
+    pairs: list[tuple[int, ...]], routes: list[Route], direct: np.ndarray, m: int
+) -> list[tuple[int, ...]]:
+    """Pairs that are among both riders' ``m`` best partners.
+
+    A partner is better the more driving time the pair saves against two direct trips
+    (``direct[a] + direct[b] - route cost``); ties go to the earlier pair.
+
+    Examples
+    --------
+    >>> from scheduling.roads import RoadNetwork
+    >>> net = RoadNetwork.grid(3, spacing_km=1.0, speed_kmh=60.0)
+    >>> req = Requests.from_network(net, [0, 0, 0], [8, 8, 2], 0.0, 300.0, 600.0)
+    >>> e = feasible_groups(req, net, max_size=2)
+    >>> pairs = [(g, r) for g, r in zip(e.groups, e.routes) if len(g) == 2]
+    >>> best_partner_pairs([g for g, _ in pairs], [r for _, r in pairs], req.direct, 1)
+    [(0, 1)]
+    """
+    if not pairs:
+        return []
+    a = np.array([g[0] for g in pairs])
+    b = np.array([g[1] for g in pairs])
+    saving = direct[a] + direct[b] - np.array([r.cost for r in routes])
+    rider = np.concatenate([a, b])
+    pair = np.tile(np.arange(a.size), 2)
+    order = np.lexsort((pair, -np.tile(saving, 2), rider))
+    start = np.searchsorted(rider[order], rider[order], side="left")
+    rank = np.empty(rider.size, dtype=np.int64)
+    rank[order] = np.arange(rider.size) - start
+    keep = (rank[: a.size] < m) & (rank[a.size :] < m)
+    return [pairs[i] for i in np.flatnonzero(keep).tolist()]
+
+
 def feasible_groups(
-    requests: Requests, network: TimeSource, *, max_size: int = 2
+    requests: Requests,
+    network: TimeSource,
+    *,
+    max_size: int = 2,
+    max_partners: int | None = None,
 ) -> GroupEnumeration:
     """All feasible groups of 1..``max_size`` riders, built level by level.
 
@@ -589,6 +627,11 @@ def feasible_groups(
     network : RoadNetwork or callable
     max_size : int
         Largest group, 1 to 4.
+    max_partners : int, optional
+        Build groups of three or more only from pairs among both riders'
+        ``max_partners`` best partners (:func:`best_partner_pairs`); the feasible pairs
+        themselves are all kept. ``None`` (default) builds every feasible group, exactly;
+        with dense demand and loose limits the count of groups of 3 and 4 grows steeply.
 
     Returns
     -------
@@ -608,6 +651,8 @@ def feasible_groups(
     """
     if not 1 <= max_size <= MAX_EXACT_GROUP:
         raise ValueError(f"max_size must be 1..{MAX_EXACT_GROUP}, got {max_size}")
+    if max_partners is not None and not (isinstance(max_partners, int) and max_partners >= 1):
+        raise ValueError(f"max_partners must be an integer >= 1 or None, got {max_partners!r}")
     t0 = time.perf_counter()
     n = len(requests)
     batch = _Batch(network, requests, np.zeros(0, dtype=np.int64))
@@ -623,16 +668,20 @@ def feasible_groups(
             level = _next_candidates(level)
         tried[s] = len(level)
         kept: list[tuple[int, ...]] = []
+        kept_routes: list[Route] = []
         if level:
             g = np.array(level, dtype=np.int64)
             cost, order = _evaluate(batch.D, *batch.stops(g), None, None, None)
             orders = valid_orders(s)
             for i in np.flatnonzero(np.isfinite(cost)):
                 kept.append(level[i])
-                routes.append(batch.route(level[i], orders[order[i]], None, None, None))
+                kept_routes.append(batch.route(level[i], orders[order[i]], None, None, None))
         groups.extend(kept)
+        routes.extend(kept_routes)
         counts[s] = len(kept)
         level = kept
+        if s == 2 and max_partners is not None:
+            level = best_partner_pairs(kept, kept_routes, requests.direct, max_partners)
         by_size[s] = time.perf_counter() - ts
     return GroupEnumeration(groups, routes, counts, tried, time.perf_counter() - t0, by_size)
 

@@ -259,3 +259,32 @@ def test_vehicle_group_edges_equal_brute_force():
             assert r.start_node == vehicles[v] and r.start_time == free[v]
             assert r.return_to == (depots[v] if ret else None)
             verify(BIG, req, r, e.groups[g])
+
+
+def test_partner_pruning_keeps_every_pair_and_only_feasible_larger_groups():
+    net = RoadNetwork.grid(6, spacing_km=0.3, speed_kmh=25.0, seed=2)
+    req = Requests.random(net, 40, horizon=120.0, max_wait=300.0, max_detour=600.0, seed=3)
+    full = feasible_groups(req, net, max_size=3)
+    pruned = feasible_groups(req, net, max_size=3, max_partners=2)
+    pairs = [g for g in full.groups if len(g) <= 2]
+    assert [g for g in pruned.groups if len(g) <= 2] == pairs
+    assert set(pruned.groups) <= set(full.groups)
+    # every triple is built from pairs within both riders' 2 best partners (brute force)
+    routes = {g: r for g, r in zip(full.groups, full.routes, strict=True)}
+    saving = {
+        g: req.direct[g[0]] + req.direct[g[1]] - routes[g].cost for g in pairs if len(g) == 2
+    }
+
+    def rank(rider, pair):
+        mine = sorted(
+            (p for p in saving if rider in p),
+            key=lambda p: (-saving[p], sorted(saving).index(p)),
+        )
+        return mine.index(pair)
+
+    for g in (g for g in pruned.groups if len(g) == 3):
+        for pair in ((g[0], g[1]), (g[0], g[2]), (g[1], g[2])):
+            assert rank(pair[0], pair) < 2 and rank(pair[1], pair) < 2
+    assert pruned.counts[3] < full.counts[3]
+    with pytest.raises(ValueError, match="max_partners"):
+        feasible_groups(req, net, max_size=3, max_partners=0)
