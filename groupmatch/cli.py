@@ -56,23 +56,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     prove = sub.add_parser("prove", help="build and exactly verify a ratio certificate")
     prove.add_argument(
-        "--policy", default="ranking", choices=["ranking", "greedy", "lp-attenuate"]
+        "--policy", default="ranking", choices=["ranking", "greedy", "lp-attenuate", "rideshare"]
     )
     prove.add_argument(
         "--n",
         type=int,
         default=None,
         help="graph size (ranking, default 50); resources of the generated instance "
-        "(greedy, default 20) or model (lp-attenuate, default 4)",
+        "(greedy, default 20) or model (lp-attenuate, default 4); request types "
+        "(rideshare, default 3)",
     )
     prove.add_argument(
-        "--k", type=int, default=None, help="largest group (greedy 1, lp-attenuate 2)"
+        "--k", type=int, default=None, help="largest group (greedy 1, lp-attenuate 2, rideshare 2)"
     )
     prove.add_argument("--seed", type=int, default=0, help="seed of the instance or model")
     prove.add_argument(
         "--instance", default=None, help="greedy: certify greedy on this instance JSON"
     )
-    prove.add_argument("--gamma", default="1/2", help="lp-attenuate: target acceptance")
+    prove.add_argument(
+        "--gamma",
+        default=None,
+        help="target acceptance (lp-attenuate: default 1/2; rideshare: default gamma_k)",
+    )
 
     adversary = sub.add_parser("adversary", help="search for a worst-case input")
     adversary.add_argument("--policy", default="greedy", choices=["greedy", "ranking"])
@@ -190,7 +195,7 @@ def _run_prove(args: argparse.Namespace) -> int:
     from proofs.catalog import build_certificate, report
 
     try:
-        gamma = Fraction(args.gamma)
+        gamma = None if args.gamma is None else Fraction(args.gamma)
     except (ValueError, ZeroDivisionError):
         raise ValueError(
             f"--gamma must be a fraction such as 1/2 or 0.5, got {args.gamma!r}"

@@ -8,6 +8,7 @@ claim stays a written proof.
 
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import numpy as np
@@ -16,11 +17,13 @@ from matching._validate import check_int, check_type
 from matching.families import random_groups
 from matching.model import Instance
 from matching.online_families import KADReusable
+from matching.rideshare import RideshareModel
 from proofs.attenuate import lp_attenuate_certificate
 from proofs.claims import WRITTEN_PROOFS
 from proofs.exact import Certified, Verification
 from proofs.greedy import certify_greedy, unit_instance
 from proofs.lp import ranking_certificate
+from proofs.rideshare import rideshare_certificate
 
 __all__ = [
     "DEFAULT_SIZE",
@@ -31,10 +34,10 @@ __all__ = [
     "report",
 ]
 
-POLICIES = ("ranking", "greedy", "lp-attenuate")
+POLICIES = ("ranking", "greedy", "lp-attenuate", "rideshare")
 
-#: default size per policy: graph n, resources, resources
-DEFAULT_SIZE = {"ranking": 50, "greedy": 20, "lp-attenuate": 4}
+#: default size per policy: graph n, resources, resources, request types
+DEFAULT_SIZE = {"ranking": 50, "greedy": 20, "lp-attenuate": 4, "rideshare": 3}
 
 
 def greedy_instance(n: int, k: int, seed: int = 0) -> Instance:
@@ -71,30 +74,65 @@ def attenuation_model(n: int, k: int, seed: int = 0) -> tuple[Instance, np.ndarr
     return family.types_and_probabilities(np.random.default_rng(seed))
 
 
+def rideshare_model(n: int, k: int, seed: int = 0) -> RideshareModel:
+    """Draw a small ridesharing model: ``n`` request types, 2 steps, 2 depots.
+
+    Groups: every type alone and each set of 2..``k`` types with probability 1/2;
+    depots of 1 or 2 vehicles; values 1..4; routes of 1..2 steps; arrival probabilities
+    dyadic (1/4, 1/2, 3/4, 1) so that the exact certificate's rationals are the floats.
+
+    Examples
+    --------
+    >>> m = rideshare_model(3, 2)
+    >>> m.p.shape, m.k <= 2
+    ((3, 2), True)
+    """
+    if n < 1 or k < 1:
+        raise ValueError(f"the model needs n >= 1 request types and k >= 1, got n={n}, k={k}")
+    rng = np.random.default_rng(seed)
+    groups = [
+        list(c)
+        for size in range(1, min(k, n) + 1)
+        for c in itertools.combinations(range(n), size)
+        if size == 1 or rng.random() < 0.5
+    ]
+    capacity = rng.integers(1, 3, size=2)
+    edges = [
+        (u, g, float(rng.integers(1, 5)), 1, int(rng.integers(1, 3)))
+        for g in range(len(groups))
+        for u in range(2)
+        if rng.random() < 0.8
+    ]
+    p = rng.choice([0.25, 0.5, 0.75, 1.0], size=(n, 2))
+    return RideshareModel(Instance(groups, edges, capacity=capacity, n_requests=n), p)
+
+
 def build_certificate(
     policy: str,
     *,
     n: int | None = None,
     k: int | None = None,
     seed: int = 0,
-    gamma: Fraction = Fraction(1, 2),
+    gamma: Fraction | None = None,
     instance: Instance | None = None,
 ) -> Certified:
     """Build (not verify) the certificate of ``policy``.
 
     Parameters
     ----------
-    policy : {"ranking", "greedy", "lp-attenuate"}
+    policy : {"ranking", "greedy", "lp-attenuate", "rideshare"}
     n : int, optional
         RANKING's graph size; the number of resources of the generated greedy
-        instance or attenuation model (at least 1). Defaults to :data:`DEFAULT_SIZE`.
+        instance or attenuation model, or of request types of the ridesharing model
+        (at least 1). Defaults to :data:`DEFAULT_SIZE`.
     k : int, optional
         Largest group, at least 1 (greedy: default 1, or the given instance's largest
-        group; lp-attenuate: default 2).
+        group; lp-attenuate and rideshare: default 2).
     seed : int
         Seed of the generated instance or model (non-negative).
-    gamma : Fraction
-        LP sample-and-attenuate's target acceptance.
+    gamma : Fraction, optional
+        LP sample-and-attenuate's target acceptance (default 1/2; rideshare: the lower
+        end of gamma_k's bracket).
     instance : Instance, optional
         Greedy only: certify greedy on this instance instead of a generated one.
 
@@ -122,8 +160,12 @@ def build_certificate(
         if instance is None:
             instance = greedy_instance(size, 1 if k is None else k, seed)
         return certify_greedy(instance, k)
+    if policy == "rideshare":
+        return rideshare_certificate(
+            rideshare_model(size, 2 if k is None else k, seed), gamma=gamma
+        )
     types, p = attenuation_model(size, 2 if k is None else k, seed)
-    return lp_attenuate_certificate(types, p, gamma)
+    return lp_attenuate_certificate(types, p, Fraction(1, 2) if gamma is None else gamma)
 
 
 def report(cert: Certified, result: Verification) -> list[str]:

@@ -338,3 +338,16 @@ def test_fitted_model_on_manhattan_and_nyc_trips():
     assert len(fit.pairs) == 8 and all(a != b for a, b in fit.pairs)
     assert fit.n_trips > 1000
     assert rideshare_lp(fit.model).value > 0
+
+
+def test_prove_command_certifies_the_catalog_models():
+    from groupmatch.cli import main
+    from proofs.catalog import build_certificate
+
+    for k in (1, 2):
+        cert = build_certificate("rideshare", k=k, seed=1)
+        assert cert.verify().ok
+        assert cert.gamma == gamma_bracket(cert.model.k)[0]
+    assert main(["prove", "--policy", "rideshare", "--seed", "1"]) == 0
+    # a target above gamma_k is refused by the bracket check, naming it
+    assert main(["prove", "--policy", "rideshare", "--seed", "1", "--gamma", "1/2"]) == 1
