@@ -57,7 +57,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
     parser.add_argument("--types", type=int, default=10)
-    parser.add_argument("--vehicles", type=int, default=4)
+    parser.add_argument("--vehicles", type=int, default=6)
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--demand", type=float, default=3.0, help="requests per step")
     parser.add_argument("--max-wait", type=float, default=600.0, help="s")

@@ -154,6 +154,15 @@ class RideshareModel(Prior):
         if bad.any():
             v, t = (int(i[0]) for i in np.nonzero(bad))
             raise ValueError(f"p[{v}, {t}] = {float(p[v, t])!r} is not a probability in [0, 1]")
+        seen: dict[tuple[int, ...], int] = {}
+        for g in range(self.types.n_groups):
+            key = tuple(sorted(self.types.group(g).tolist()))
+            if key in seen:
+                raise ValueError(
+                    f"groups {seen[key]} and {g} hold the same request types {list(key)}: "
+                    "give each set of types one group (all its vehicles' edges on it)"
+                )
+            seen[key] = g
         object.__setattr__(self, "p", sealed(p))
 
     @property

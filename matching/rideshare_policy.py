@@ -170,13 +170,19 @@ def exact_availability(
     start = tuple(tuple([0] * int(c)) for c in types.capacity.tolist())
     states: dict[tuple[tuple[int, ...], ...], Any] = {start: one}
     for t in range(n_t):
-        live = [v for v in range(types.n_requests) if p[v][t] > 0]
+        live = [v for v in range(types.n_requests) if 0 < p[v][t] < 1]
+        always = sum(1 << v for v in range(types.n_requests) if p[v][t] == 1)
+        if len(states) << len(live) > MAX_EXACT_STATES:
+            raise TooLargeToEnumerate(
+                f"{len(states)} states x 2^{len(live)} arrival outcomes at step {t} exceed "
+                f"{MAX_EXACT_STATES}"
+            )
         # configuration: (busy, arrived mask, taken-requests mask)
         configs: dict[tuple[Any, int, int], Any] = defaultdict(lambda: zero)
         for busy, pr in states.items():
             for subset in range(1 << len(live)):
                 w = pr
-                mask = 0
+                mask = always
                 for i, v in enumerate(live):
                     if subset >> i & 1:
                         w *= p[v][t]
@@ -427,6 +433,12 @@ class RideshareAttenuatePolicy(OnlinePolicy):
             lp = rideshare_lp(model)
             self._cache = (model, lp, self._availability(model, lp, gamma), gamma)
         self.model, self.lp, self.availability, self.gamma = self._cache
+        if not np.array_equal(setup.capacity, model.types.capacity):
+            raise ValueError(
+                "the matcher's capacities differ from the prior's depots; the "
+                "availabilities are computed for the declared vehicles"
+            )
+        self._last_step = -1
         self.rng = rng
         self.q = self.lp.q
         ge = model.types.group_edges
@@ -452,6 +464,12 @@ class RideshareAttenuatePolicy(OnlinePolicy):
         answer = [-1] * len(arrivals)
         order = sorted(range(len(arrivals)), key=lambda i: _group_of(arrivals[i], model))
         t = _step_of(arrivals, model)
+        if t <= self._last_step:
+            raise ValueError(
+                f"step {t} comes after step {self._last_step}: each step's groups arrive in "
+                "one batch, steps in increasing order"
+            )
+        self._last_step = t
         used_vehicles: dict[int, int] = {}
         used_requests: set[int] = set()
         for i in order:
@@ -461,7 +479,11 @@ class RideshareAttenuatePolicy(OnlinePolicy):
             _check_edges(a, model, edges)
             sample, coin = self.rng.random(), self.rng.random()
             q = self.q[g, t]
-            if q <= 0 or not edges.size:
+            if q <= 0:
+                raise ValueError(
+                    f"arrival {a.index}: group {g} at step {t} has probability 0 under the prior"
+                )
+            if not edges.size:
                 continue
             y = np.cumsum(self.lp.x[edges, t] / q)
             pick = int(np.searchsorted(y, sample, side="right"))
@@ -510,7 +532,9 @@ def _step_of(arrivals: list[Arrival], model: RideshareModel) -> int:
 
 def _check_edges(arrival: Arrival, model: RideshareModel, edges: np.ndarray) -> None:
     types = model.types
-    problem = declared_edges_problem(arrival, types, edges, ("resources", "weights", "durations"))
+    problem = declared_edges_problem(
+        arrival, types, edges, ("resources", "weights", "loads", "durations")
+    )
     if problem is not None:
         raise ValueError(problem)
     if len(arrival.requests) != types.group(int(arrival.type)).size:

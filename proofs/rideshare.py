@@ -11,10 +11,10 @@ rationals they store):
    ``>= 1``,
    ``0 <= p <= 1``;
 2. ``gamma_k`` bracketed: ``f(lo) < 0 < f(hi)`` for ``f(g) = g - (1 - g)^m``, which is
-   increasing on ``[0, 1]``, so the root lies in ``(lo, hi)``; the certified target is
-   ``lo``;
-3. ``x >= 0`` and every row of the benchmark LP (group, request and vehicle rows),
-   rebuilt from the model;
+   increasing on ``[0, 1]``, so the root lies in ``(lo, hi)`` (at most ``2^-30`` wide);
+   the target ``gamma`` is at most ``lo``;
+3. ``x`` made of Fractions, ``x >= 0`` and every row of the benchmark LP (group,
+   request and vehicle rows), rebuilt from the model;
 4. the step the argument rests on: by exhaustive enumeration of every arrival outcome
    and every choice of the policy, the availability ``beta[e, t]`` of every used cell
    is at least ``lo`` (so ``lo / beta`` is a probability), and every cell is then
@@ -52,6 +52,9 @@ __all__ = [
 MAX_OUTCOME_BITS = 14
 
 XTable = tuple[tuple[Fraction, ...], ...]
+
+#: Widest gamma_k bracket a certificate may claim.
+MAX_BRACKET = Fraction(1, 2**30)
 
 
 def _f(g: Fraction, m: int) -> Fraction:
@@ -114,6 +117,11 @@ def _model_problem(model: RideshareModel) -> str | None:
     if bad.size:
         u = int(bad[0])
         return f"precondition 'whole capacities >= 1' fails: capacity[{u}] = {cap[u]!r}"
+    p = np.asarray(model.p)
+    bad_p = np.argwhere(~((p >= 0) & (p <= 1)))
+    if bad_p.size:
+        v, t = (int(i) for i in bad_p[0])
+        return f"precondition '0 <= p <= 1' fails: p[{v}, {t}] = {p[v, t]!r}"
     return unit_data_problem(types, "loads") or integer_durations_problem(types)
 
 
@@ -357,6 +365,10 @@ class RideshareCertificate:
     def _bracket_problem(self) -> str | None:
         m = attenuation_parties(self.model.k)
         lo, hi = self.gamma_lo, self.gamma_hi
+        if not all(isinstance(v, Fraction) for v in (lo, hi, self.gamma)):
+            return "gamma, gamma_lo and gamma_hi must be Fractions"
+        if hi - lo > MAX_BRACKET:
+            return f"the bracket ({show(lo)}, {show(hi)}) is wider than {MAX_BRACKET}"
         if not 0 < lo <= hi < 1:
             return f"the bracket must satisfy 0 < lo <= hi < 1, got ({show(lo)}, {show(hi)})"
         if not 0 < self.gamma <= lo:
@@ -376,14 +388,17 @@ class RideshareCertificate:
             return f"x must have {types.n_edges} rows (edges) of {n_t} steps"
         for e, row in enumerate(self.x):
             for t, mass in enumerate(row):
+                if not isinstance(mass, Fraction | int) or isinstance(mass, bool):
+                    return f"x[e={e}, t={t}] = {mass!r} is not an exact rational (Fraction)"
                 if mass < 0:
                     return f"x[e={e}, t={t}] = {show(mass)} < 0"
         return None
 
     def _statement(self) -> str:
         return (
-            f"rideshare LP sample-and-attenuate on this model (k = {self.model.k}): every "
-            f"cell accepted with probability gamma x, gamma = {floor_decimal(self.gamma, 9)}"
+            f"rideshare LP sample-and-attenuate on this model (k = {self.model.k}) with this "
+            f"x and exact availabilities: every cell accepted with probability gamma x, "
+            f"gamma = {floor_decimal(self.gamma, 9)}"
             f" <= gamma_k = {floor_decimal(self.gamma_lo, 6)}...; E[ALG] = "
             f"{floor_decimal(self.alg)} = gamma LP(x) >= gamma E[OPT] "
             f"(E[OPT] = {float(self.opt):.6f} <= LP(x) = {float(self.lp_value):.6f})"

@@ -228,6 +228,10 @@ def fit_ride_model(
     ):
         if not (isinstance(value, int) and value >= least):
             raise ValueError(f"{name} must be an integer >= {least}, got {value!r}")
+    if n_depots is not None and n_depots > n_vehicles:
+        raise ValueError(
+            f"n_depots ({n_depots}) exceeds n_vehicles ({n_vehicles}): a depot holds vehicles"
+        )
     if not (step_s > 0 and requests_per_step > 0):
         raise ValueError("step_s and requests_per_step must be positive")
     known = np.array([z in zone_node for z in o.tolist()], bool) & np.array(

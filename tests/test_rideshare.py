@@ -138,8 +138,8 @@ def test_exact_acceptance_is_gamma_x_wherever_beta_reaches_gamma(seed, k, cap):
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10**6))
 def test_k1_availability_is_at_least_one_minus_gamma(seed):
-    """The written proof for k = 1: beta >= 1 - gamma B - gamma S >= 1 - gamma."""
-    model = random_model(seed, k=1, max_types=5)
+    """The written proof for k = 1 (depots of 1..3 vehicles): beta >= 1 - gamma."""
+    model = random_model(seed, k=1, max_types=5, max_capacity=3)
     lp = rideshare_lp(model)
     av = exact_availability(model, lp, 0.5)
     assert av.min_beta() >= 0.5 - 1e-12
@@ -351,3 +351,80 @@ def test_prove_command_certifies_the_catalog_models():
     assert main(["prove", "--policy", "rideshare", "--seed", "1"]) == 0
     # a target above gamma_k is refused by the bracket check, naming it
     assert main(["prove", "--policy", "rideshare", "--seed", "1", "--gamma", "1/2"]) == 1
+
+
+def test_two_groups_with_the_same_types_are_refused():
+    # with them, k = 1 availabilities fall to 81/256 < 1/2 and E[ALG] / E[OPT] < 1/2
+    groups = Instance(
+        [[0], [1], [1]],
+        [(1, 0, 1.0, 1, 2), (0, 1, 1.0, 1, 1), (1, 2, 1.5, 1, 1)],
+        capacity=[1, 1],
+        n_requests=2,
+    )
+    with pytest.raises(ValueError, match="groups 1 and 2 hold the same request types"):
+        RideshareModel(groups, np.array([[0.875, 0.0], [0.0, 1.0]]))
+
+
+def test_auto_availability_falls_back_to_simulation_before_enumerating():
+    import time
+
+    n = 22
+    groups = Instance([[v] for v in range(n)], [(0, v, 1.0, 1, 1) for v in range(n)])
+    model = RideshareModel(groups, np.full((n, 2), 0.5))
+    start = time.perf_counter()
+    matcher = OnlineMatcher(
+        model.types.capacity,
+        RideshareAttenuatePolicy(availability="auto", n_sims=200),
+        prior=model,
+        reusable=True,
+    )
+    assert matcher.policy.availability.method == "simulated"
+    assert time.perf_counter() - start < 10.0
+
+
+def test_policy_refuses_capacity_load_step_and_impossible_arrivals():
+    from matching.stream import ArrivingGroup
+
+    groups = Instance([[0], [1], [0, 1]], [(0, 0, 1, 1, 2), (0, 1, 1, 1, 2), (0, 2, 2, 1, 2)])
+    model = RideshareModel(groups, np.array([[0.5, 0.5], [0.5, 0.0]]))
+    with pytest.raises(ValueError, match="capacities differ"):
+        OnlineMatcher([7.0], RideshareAttenuatePolicy(), prior=model, reusable=True)
+
+    def matcher():
+        return OnlineMatcher([1.0], RideshareAttenuatePolicy(), prior=model, reusable=True)
+
+    def group(g, t, load=1.0):
+        return ArrivingGroup(
+            [(t, v) for v in groups.group(g).tolist()],
+            [0],
+            [float(groups.edge_weight[g])],
+            loads=[load],
+            durations=[2.0],
+            time=float(t),
+            type=g,
+        )
+
+    with pytest.raises(ValueError, match="loads differ"):
+        matcher().arrive_batch([group(0, 0, load=0.5)], time=0.0)
+    m = matcher()
+    m.arrive_batch([group(0, 0)], time=0.0)
+    with pytest.raises(ValueError, match="steps in increasing order"):
+        m.arrive_batch([group(1, 0)], time=0.0)
+    with pytest.raises(ValueError, match="probability 0"):
+        matcher().arrive_batch([group(1, 1)], time=1.0)
+
+
+def test_certificate_refuses_floats_bad_p_and_wide_brackets():
+    import dataclasses
+
+    cert = rideshare_certificate(random_model(0, k=2, max_types=3, max_steps=2))
+    assert cert.verify().ok
+    floats = tuple(tuple(float(v) for v in row) for row in cert.x)
+    result = dataclasses.replace(cert, x=floats).verify()
+    assert not result.ok and "not an exact rational" in result.message
+    wide = dataclasses.replace(cert, gamma_hi=Fraction(99, 100)).verify()
+    assert not wide.ok and "wider" in wide.message
+    bad_model = dataclasses.replace(cert.model)
+    object.__setattr__(bad_model, "p", np.full_like(cert.model.p, 2.0))
+    result = dataclasses.replace(cert, model=bad_model).verify()
+    assert not result.ok and "0 <= p <= 1" in result.message
