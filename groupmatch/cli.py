@@ -103,7 +103,13 @@ def _add_rides_parser(sub: argparse._SubParsersAction) -> None:
     rides.add_argument("--trips", default=None, help="NYC trip CSV (needs --network)")
     rides.add_argument("--vehicles", type=int, default=60)
     rides.add_argument("--capacity", type=int, default=4, help="seats per vehicle, 1..4")
-    rides.add_argument("--policy", default="all", choices=["all", "batched", "greedy", "ranking"])
+    rides.add_argument(
+        "--policy",
+        default="all",
+        choices=["all", "batched", "greedy", "ranking", "attenuate"],
+        help="all = the four; attenuate = the ridesharing paper's LP sample-and-attenuate, "
+        "its prior fitted to another draw of the same demand",
+    )
     rides.add_argument("--window", type=float, default=30.0, help="dispatch window, s")
     rides.add_argument("--duration", type=float, default=1800.0, help="simulated span, s")
     rides.add_argument(
@@ -121,7 +127,7 @@ def _add_rides_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_rides(args: argparse.Namespace) -> int:
-    from scheduling.dispatch import POLICIES
+    from scheduling.dispatch import POLICIES, PRIOR_POLICIES
     from scheduling.ride_sim import (
         embedded_city,
         format_summary,
@@ -129,6 +135,7 @@ def _run_rides(args: argparse.Namespace) -> int:
         plot_routes,
         plot_sweep,
         simulate,
+        training_demand,
         write_rows,
     )
 
@@ -155,7 +162,10 @@ def _run_rides(args: argparse.Namespace) -> int:
             seed=args.seed,
         )
     print(f"{scen.name}: {len(scen)} requests over {scen.duration:g} s; {scen.info}")
-    policies = POLICIES if args.policy == "all" else (args.policy,)
+    policies = POLICIES + PRIOR_POLICIES if args.policy == "all" else (args.policy,)
+    training = (
+        training_demand(scen, seed=args.seed + 1) if set(policies) & set(PRIOR_POLICIES) else None
+    )
     fleets = sorted({max(1, args.vehicles // 4), max(1, args.vehicles // 2), args.vehicles})
     fleets = fleets if args.sweep else [args.vehicles]
     results, rows = {}, []
@@ -170,6 +180,7 @@ def _run_rides(args: argparse.Namespace) -> int:
                 max_wait=args.max_wait,
                 max_detour=args.max_detour,
                 seed=args.seed,
+                training=training,
             )
             rows.append(res.summary)
             results[vehicles, policy] = res

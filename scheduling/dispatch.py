@@ -67,7 +67,7 @@ import math
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 import numpy as np
 
@@ -84,8 +84,12 @@ from scheduling.pooling import (
 )
 from scheduling.roads import RoadNetwork
 
+if TYPE_CHECKING:
+    from scheduling.ride_prior import PriorDispatchPolicy
+
 __all__ = [
     "POLICIES",
+    "PRIOR_POLICIES",
     "Assignment",
     "DispatchDecision",
     "Dispatcher",
@@ -97,7 +101,11 @@ __all__ = [
 POLICIES = ("batched", "greedy", "ranking")
 """Dispatch policies: exact per-window solve, and two online policies."""
 
-Policy = Literal["batched", "greedy", "ranking"]
+PRIOR_POLICIES = ("attenuate",)
+"""Policies that need a fitted prior: the ridesharing paper's LP sample-and-attenuate
+(:class:`scheduling.ride_prior.PriorDispatchPolicy`)."""
+
+Policy = Literal["batched", "greedy", "ranking", "attenuate"]
 
 
 class RideRequest(NamedTuple):
@@ -253,8 +261,9 @@ class Dispatcher:
     max_detour : float, default 600
         Latest dropoff is ``request_time + direct + max_detour`` (s, absolute; see
         :mod:`scheduling.pooling`).
-    policy : {"batched", "greedy", "ranking"}
-        Exact per-window solve, or an online policy over the same edges.
+    policy : {"batched", "greedy", "ranking", "attenuate"}
+        Exact per-window solve, an online policy over the same edges, or the
+        ridesharing paper's LP sample-and-attenuate from ``prior``.
     return_to_depot : bool, default True
         Whether a vehicle drives back to its depot after its last dropoff (the leg is
         in the route's cost and time); else it is free at its last dropoff.
@@ -272,6 +281,10 @@ class Dispatcher:
         Seconds per exact solve (``policy="batched"``).
     seed : int
         Seed of the solver and of RANKING's resource orders.
+    prior : PriorDispatchPolicy, optional
+        Required by ``policy="attenuate"``: the model fitted to a training demand on
+        this fleet (:meth:`scheduling.ride_prior.PriorDispatchPolicy.fit`); window ``k``
+        of the dispatch is the model's step ``k``.
     """
 
     def __init__(
@@ -289,6 +302,7 @@ class Dispatcher:
         max_partners: int | None = 8,
         time_limit: float | None = None,
         seed: int = 0,
+        prior: PriorDispatchPolicy | None = None,
     ) -> None:
         if not isinstance(network, RoadNetwork):
             raise ValueError(f"network must be a RoadNetwork, got {type(network).__name__}")
@@ -307,8 +321,16 @@ class Dispatcher:
         for name, value in (("max_wait", max_wait), ("max_detour", max_detour)):
             if _check_real(value, name) < 0:
                 raise ValueError(f"{name} must be non-negative, got {value}")
-        if policy not in POLICIES:
-            raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+        if policy not in POLICIES + PRIOR_POLICIES:
+            raise ValueError(f"policy must be one of {POLICIES + PRIOR_POLICIES}, got {policy!r}")
+        if policy in PRIOR_POLICIES:
+            if prior is None:
+                raise ValueError(f"policy {policy!r} needs prior= (PriorDispatchPolicy.fit)")
+            if int(prior.model.types.capacity.sum()) != dep.size:
+                raise ValueError(
+                    f"the prior was fitted for {int(prior.model.types.capacity.sum())} "
+                    f"vehicles, the fleet has {dep.size}"
+                )
         if _check_real(cost_weight, "cost_weight") < 0:
             raise ValueError(f"cost_weight must be non-negative, got {cost_weight}")
         if max_candidates is not None and _check_int(max_candidates, "max_candidates") < 1:
@@ -330,11 +352,14 @@ class Dispatcher:
         self.max_partners = max_partners
         self.time_limit = time_limit
         self.seed = int(seed)
+        self.prior = prior
+        self._rng = np.random.default_rng(self.seed)
         self._node = self.depots.copy()
         self._free = np.zeros(dep.size)
         self._pending: dict[int, _Pending] = {}
         self._seen: set[int] = set()
         self._now = -math.inf
+        self._previous = -math.inf
         self._windows = 0
 
     # ------------------------------------------------------------------ reading
@@ -386,6 +411,7 @@ class Dispatcher:
         now = self._check_now(now)
         new = self._check_requests(new_requests, now)
         self._admit(new)
+        previous = self._previous = self._now
         self._now = now
         self._windows += 1
         expired = self._expire(now)
@@ -405,6 +431,20 @@ class Dispatcher:
         t3 = time.perf_counter()
         if self.policy == "batched":
             chosen, status = self._solve(edges, groups, counts, len(window.ids))
+        elif self.policy in PRIOR_POLICIES:
+            assert self.prior is not None
+            chosen = self.prior.choose(
+                self._windows - 1,
+                window.asked > previous,
+                window.requests,
+                window.asked,
+                groups,
+                edges,
+                nodes,
+                counts,
+                self._rng,
+            )
+            status = "attenuate"
         else:
             chosen, status = self._online(edges, groups, counts, window)
         t4 = time.perf_counter()
@@ -483,7 +523,12 @@ class Dispatcher:
             self._pending[r.id] = _Pending(r.origin, r.destination, r.time, t)
 
     def _expire(self, now: float) -> tuple[int, ...]:
-        """Drop requests no vehicle leaving at ``now`` can serve within their limits."""
+        """Drop requests no vehicle leaving at ``now`` can serve within their limits.
+
+        Under a prior policy a request is served in the window it arrives or never (its
+        model's rule), so the requests of earlier windows go too.
+        """
+        one_window = self.policy in PRIOR_POLICIES
         gone = [
             rid
             for rid, p in self._pending.items()
@@ -491,6 +536,7 @@ class Dispatcher:
                 now <= p.time + self.max_wait
                 and now + p.direct <= p.time + p.direct + self.max_detour
             )
+            or (one_window and p.time <= self._previous)
         ]
         for rid in gone:
             del self._pending[rid]

@@ -60,7 +60,14 @@ from typing import Any
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
-from scheduling.dispatch import POLICIES, Assignment, Dispatcher, Policy, RideRequest
+from scheduling.dispatch import (
+    POLICIES,
+    PRIOR_POLICIES,
+    Assignment,
+    Dispatcher,
+    Policy,
+    RideRequest,
+)
 from scheduling.roads import RoadNetwork, default_data_dir
 from scheduling.sim import Event, Simulation
 from scheduling.trips import load_trips, snap_to_network, time_compress
@@ -78,6 +85,7 @@ __all__ = [
     "plot_sweep",
     "simulate",
     "spread_depots",
+    "training_demand",
     "write_rows",
 ]
 
@@ -204,6 +212,7 @@ def manhattan_scenario(
     hour: int = 8,
     max_snap_km: float = 0.5,
     seed: int = 0,
+    network: RoadNetwork | None = None,
 ) -> RideScenario:
     """Manhattan with an NYC trip sample replayed time-compressed into ``duration``.
 
@@ -222,13 +231,16 @@ def manhattan_scenario(
     duration, hour, max_snap_km, seed
         The replay window (s), the hour of the travel times, the snapping distance
         limit (km) and the sampling seed.
+    network : RoadNetwork, optional
+        Use this network instead of loading the Manhattan one (``network_dir`` and
+        ``hour`` are then ignored).
 
     Raises
     ------
     FileNotFoundError
         When the network or the trip file is absent.
     """
-    net = RoadNetwork.manhattan(network_dir, hour=hour)
+    net = RoadNetwork.manhattan(network_dir, hour=hour) if network is None else network
     path = Path(trips_file) if trips_file is not None else _rides_dir() / _DEFAULT_TRIPS
     if not path.exists():
         raise FileNotFoundError(f"trip file not found: {path}")
@@ -246,6 +258,7 @@ def manhattan_scenario(
     o, d, t = _resample(o, d, t, requests, duration, seed)
     info = {
         "source": path.name,
+        "trips file": str(path),
         "rows kept by load_trips": len(trips),
         "rows skipped": dict(trips.skipped),
         "trips rejected by snapping": snapped.rejected,
@@ -285,6 +298,35 @@ def _resample(
         times = np.clip(times + rng.random(n) * duration / o.size, 0.0, duration)
     order = np.argsort(times, kind="stable")
     return o[idx][order], d[idx][order], times[order]
+
+
+def training_demand(scenario: RideScenario, seed: int) -> RideScenario:
+    """Another draw of ``scenario``'s demand on its own network, to fit a prior on.
+
+    A generated city gets :func:`generate_demand` with ``seed``; a replayed trip file
+    gets :func:`manhattan_scenario` of the same file resampled with ``seed`` (the same
+    month's trips, in another order and other jittered times: a prior fitted from the
+    trip data, not from the replay being dispatched).
+
+    Examples
+    --------
+    >>> s = embedded_city(requests=50, duration=600.0, grid=10)
+    >>> t = training_demand(s, seed=1)
+    >>> t.network is s.network, len(t), bool((t.origin != s.origin).any())
+    (True, 50, True)
+    """
+    if "trips file" in scenario.info:
+        return manhattan_scenario(
+            scenario.info["trips file"],
+            requests=len(scenario),
+            duration=scenario.duration,
+            seed=seed,
+            network=scenario.network,
+        )
+    o, d, t = generate_demand(scenario.network, len(scenario), scenario.duration, seed=seed)
+    return RideScenario(
+        f"{scenario.name} (training)", scenario.network, o, d, t, scenario.duration
+    )
 
 
 def spread_depots(
@@ -563,6 +605,9 @@ def simulate(
     time_limit: float | None = None,
     n_depots: int | None = None,
     seed: int = 0,
+    training: RideScenario | None = None,
+    regions: int = 6,
+    prior_k: int = 2,
 ) -> RideSimResult:
     """Run one dispatch simulation of ``scenario`` with ``vehicles`` vehicles.
 
@@ -579,13 +624,39 @@ def simulate(
     DispatchViolation
         When an assignment breaks a rule (see the module docstring).
     """
-    if policy not in POLICIES:
-        raise ValueError(f"policy must be one of {POLICIES}, got {policy!r}")
+    if policy not in POLICIES + PRIOR_POLICIES:
+        raise ValueError(f"policy must be one of {POLICIES + PRIOR_POLICIES}, got {policy!r}")
+    if policy in PRIOR_POLICIES and training is None:
+        raise ValueError(
+            f"policy {policy!r} fits its prior to a training demand: pass training= (a "
+            "RideScenario on the same network, not the one simulated)"
+        )
     if not window > 0:
         raise ValueError(f"window must be positive, got {window}")
     depots = spread_depots(
         scenario.network, scenario.origin, vehicles, n_depots=n_depots, seed=seed
     )
+    prior = None
+    if policy in PRIOR_POLICIES:
+        from scheduling.ride_prior import PriorDispatchPolicy
+
+        assert training is not None
+        if training.network is not scenario.network:
+            raise ValueError("training must be a demand on the scenario's own network")
+        prior = PriorDispatchPolicy.fit(
+            scenario.network,
+            depots,
+            training.origin,
+            training.destination,
+            training.request_time,
+            horizon_s=scenario.duration,
+            window_s=window,
+            n_regions=regions,
+            k=min(prior_k, capacity),
+            max_wait=max_wait,
+            max_detour=max_detour,
+            seed=seed,
+        )
     dispatcher = Dispatcher(
         scenario.network,
         depots,
@@ -598,6 +669,7 @@ def simulate(
         max_candidates=max_candidates,
         time_limit=time_limit,
         seed=seed,
+        prior=prior,
     )
     truth = _Truth(scenario, depots, dispatcher)
     sim = Simulation()

@@ -197,11 +197,11 @@ def test_rides_command_writes_csv_and_pngs(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    for pol in ("batched", "greedy", "ranking"):
+    for pol in ("batched", "greedy", "ranking", "attenuate"):
         assert pol in out
     with open(tmp_path / "rides_requests.csv") as fh:
         rows = list(csv.DictReader(fh))
-    assert len(rows) == 60 * 3
+    assert len(rows) == 60 * 4  # every request once per policy
     assert {r["status"] for r in rows} <= {"served", "expired"}
     assert (tmp_path / "rides_sweep.png").stat().st_size > 1000
     assert (tmp_path / "rides_routes.png").stat().st_size > 1000

@@ -1,0 +1,95 @@
+"""The ridesharing paper's algorithm as a dispatch policy (scheduling.ride_prior)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from matching.rideshare import gamma_k
+from scheduling.dispatch import Dispatcher
+from scheduling.ride_prior import PriorDispatchPolicy
+from scheduling.ride_sim import RideScenario, embedded_city, generate_demand, simulate
+
+
+@pytest.fixture(scope="module")
+def city():
+    scen = embedded_city(requests=400, duration=900.0, grid=12, seed=3)
+    o, d, t = generate_demand(scen.network, 400, 900.0, seed=4)
+    train = RideScenario("training", scen.network, o, d, t, 900.0)
+    return scen, train
+
+
+def test_fitted_prior_matches_the_fleet_and_the_windows(city):
+    scen, train = city
+    depots = np.array([0, 0, 5, 77, 77, 77, 143])
+    prior = PriorDispatchPolicy.fit(
+        scen.network,
+        depots,
+        train.origin,
+        train.destination,
+        train.request_time,
+        horizon_s=900.0,
+        window_s=30.0,
+        n_regions=3,
+        k=2,
+        n_sims=200,
+    )
+    model = prior.model
+    assert model.horizon == 30  # 900 s of 30 s windows
+    assert int(model.types.capacity.sum()) == depots.size  # every vehicle in one depot
+    assert model.k <= 2 and prior.gamma == gamma_k(model.k)
+    assert ((model.p >= 0) & (model.p < 1)).all()
+    # the expected arrivals per window follow the training demand (smoothed)
+    per_window = np.histogram(train.request_time, bins=np.arange(31) * 30.0)[0]
+    rates = -np.log1p(-model.p).sum(axis=0)
+    assert rates.sum() == pytest.approx(per_window.sum() * (model.p.shape[0] > 0), rel=0.25)
+    # every training trip with two distinct regions has a type
+    ro = prior.region_of_node[train.origin]
+    rd = prior.region_of_node[train.destination]
+    assert all(
+        (int(a), int(b)) in prior.type_of_pair for a, b in zip(ro, rd, strict=True) if a != b
+    )
+    assert prior.lp.value > 0
+
+
+def test_attenuate_dispatch_serves_riders_only_in_their_window(city):
+    scen, train = city
+    res = simulate(scen, vehicles=12, capacity=4, policy="attenuate", training=train, seed=1)
+    assert res.summary["policy"] == "attenuate"
+    served = 0
+    for when, a in res.assignments:
+        assert len(a.riders) <= 2  # the model's groups: k = min(2, seats)
+        for rid in a.riders:
+            asked = float(scen.request_time[rid])
+            assert when - 30.0 < asked <= when  # the window it arrived in
+            served += 1
+    assert served > 0
+    # every other request expired, none was served twice (the simulator checks both)
+    statuses = [r["status"] for r in res.requests]
+    assert statuses.count("served") == served
+    assert set(statuses) <= {"served", "expired"}
+
+
+def test_attenuate_needs_its_prior_and_training(city):
+    scen, train = city
+    with pytest.raises(ValueError, match="needs prior="):
+        Dispatcher(scen.network, [0, 1], 2, policy="attenuate")
+    prior = PriorDispatchPolicy.fit(
+        scen.network,
+        np.array([0, 1, 2]),
+        train.origin,
+        train.destination,
+        train.request_time,
+        horizon_s=900.0,
+        n_regions=2,
+        n_sims=100,
+    )
+    with pytest.raises(ValueError, match="fitted for 3 vehicles, the fleet has 2"):
+        Dispatcher(scen.network, [0, 1], 2, policy="attenuate", prior=prior)
+    with pytest.raises(ValueError, match="training="):
+        simulate(scen, vehicles=4, policy="attenuate")
+    other = embedded_city(requests=10, duration=900.0, grid=12, seed=3)
+    with pytest.raises(ValueError, match="own network"):
+        simulate(scen, vehicles=4, policy="attenuate", training=other)
+    with pytest.raises(ValueError, match="training origin"):
+        PriorDispatchPolicy.fit(scen.network, np.array([0]), [], [], [], horizon_s=60.0)
