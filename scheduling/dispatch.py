@@ -592,33 +592,16 @@ class Dispatcher:
         origin; nodes that cannot reach some origin by that rider's latest pickup
         are never priced (as in :func:`~scheduling.pooling.vehicle_group_edges`).
         """
-        req = window.requests
         cand = self._candidate_nodes(groups, window)
-        parts = []
-        for r in range(nodes.size):
-            mine = np.flatnonzero(cand[r])
-            if mine.size == 0:
-                continue
-            node = nodes[r : r + 1]
-            e = vehicle_group_edges(
-                node,
-                now,
-                node,
-                [groups[g] for g in mine.tolist()],
-                req,
-                self.network,
-                return_to_depot=self.return_to_depot,
-            )
-            parts.append((np.full(len(e), r), mine[e.group], e))
-        if not parts:
-            empty = np.zeros(0, dtype=np.int64)
-            return VehicleGroupEdges(empty, empty, np.zeros(0), [], 0.0)
-        return VehicleGroupEdges(
-            np.concatenate([p[0] for p in parts]).astype(np.int64),
-            np.concatenate([p[1] for p in parts]).astype(np.int64),
-            np.concatenate([p[2].cost for p in parts]),
-            [route for p in parts for route in p[2].routes],
-            sum(p[2].seconds for p in parts),
+        return vehicle_group_edges(
+            nodes,
+            now,
+            nodes,
+            groups,
+            window.requests,
+            self.network,
+            return_to_depot=self.return_to_depot,
+            candidates=cand,
         )
 
     def _candidate_nodes(self, groups: list[tuple[int, ...]], window: _Window) -> np.ndarray:

@@ -740,6 +740,7 @@ def vehicle_group_edges(
     network: TimeSource,
     *,
     return_to_depot: bool = True,
+    candidates: np.ndarray | None = None,
 ) -> VehicleGroupEdges:
     """Best route and cost for every feasible (vehicle, group) pair.
 
@@ -748,6 +749,8 @@ def vehicle_group_edges(
     counts in the cost). Pairs where the vehicle cannot reach some rider's origin by
     that rider's latest pickup are skipped before evaluation (a necessary condition);
     the rest are solved exactly as in :func:`best_route`, batched per group size.
+    ``candidates``, a boolean ``(vehicles, groups)`` mask, restricts the pairs priced
+    further (e.g. to each group's nearest vehicles).
 
     Examples
     --------
@@ -779,6 +782,13 @@ def vehicle_group_edges(
     v_loc, d_loc = batch.local(vn), batch.local(dep)
     # reach[v, i]: vehicle v can get to rider i's origin by its latest pickup.
     reach = vt[:, None] + batch.D[v_loc][:, batch.o_idx] <= batch.lp[None, :]
+    if candidates is not None:
+        candidates = np.asarray(candidates, dtype=bool)
+        if candidates.shape != (nv, len(checked)):
+            raise ValueError(
+                f"candidates must be a bool mask of shape (vehicles={nv}, groups="
+                f"{len(checked)}), got {candidates.shape}"
+            )
     out_v: list[np.ndarray] = []
     out_g: list[np.ndarray] = []
     out_c: list[np.ndarray] = []
@@ -787,19 +797,14 @@ def vehicle_group_edges(
         gi = np.array([i for i, g in enumerate(checked) if len(g) == s], dtype=np.int64)
         garr = np.array([checked[i] for i in gi], dtype=np.int64)
         ok = reach[:, garr].all(axis=2)  # (V, G_s)
+        if candidates is not None:
+            ok &= candidates[:, gi]
         vv, gg = np.nonzero(ok)
         if vv.size == 0:
             continue
         stop_idx, ready, deadline = batch.stops(garr[gg])
-        cost, order = _evaluate(
-            batch.D,
-            stop_idx,
-            ready,
-            deadline,
-            v_loc[vv],
-            vt[vv],
-            d_loc[vv] if return_to_depot else None,
-        )
+        end = d_loc[vv] if return_to_depot else None
+        cost, order = _evaluate(batch.D, stop_idx, ready, deadline, v_loc[vv], vt[vv], end)
         fin = np.isfinite(cost)
         out_v.append(vv[fin])
         out_g.append(gi[gg[fin]])

@@ -288,3 +288,39 @@ def test_partner_pruning_keeps_every_pair_and_only_feasible_larger_groups():
     assert pruned.counts[3] < full.counts[3]
     with pytest.raises(ValueError, match="max_partners"):
         feasible_groups(req, net, max_size=3, max_partners=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), size=st.sampled_from([3, 4]))
+def test_vehicle_group_edges_with_candidates_price_like_every_order(seed, size):
+    """A candidates mask prices exactly the masked pairs, each at its best order."""
+    from scheduling.pooling import _Batch, _evaluate
+
+    net = RoadNetwork.grid(5, spacing_km=0.3, speed_kmh=25.0, seed=seed % 7)
+    req = Requests.random(net, 9, horizon=240.0, max_wait=400.0, max_detour=700.0, seed=seed)
+    groups = [g for g in feasible_groups(req, net, max_size=size).groups if len(g) == size]
+    if not groups:
+        return
+    rng = np.random.default_rng(seed)
+    vehicles = rng.integers(0, net.num_nodes, 5)
+    free = rng.uniform(0.0, 200.0, 5)
+    mask = rng.random((5, len(groups))) < 0.6
+    edges = vehicle_group_edges(vehicles, free, vehicles, groups, req, net, candidates=mask)
+    batch = _Batch(net, req, np.concatenate([vehicles, vehicles]))
+    garr = np.array(groups)
+    vv, gg = np.meshgrid(np.arange(5), np.arange(len(groups)), indexing="ij")
+    vv, gg = vv.ravel(), gg.ravel()
+    stop_idx, ready, deadline = batch.stops(garr[gg])
+    loc = batch.local(vehicles)
+    cost, order = _evaluate(batch.D, stop_idx, ready, deadline, loc[vv], free[vv], loc[vv])
+    want = {
+        (int(v), int(g)): (c, o)
+        for v, g, c, o in zip(vv, gg, cost, order, strict=True)
+        if np.isfinite(c) and mask[v, g]
+    }
+    got = {
+        (int(v), int(g)): c for v, g, c in zip(edges.vehicle, edges.group, edges.cost, strict=True)
+    }
+    assert set(got) == set(want)
+    for key, c in got.items():
+        assert c == want[key][0]
