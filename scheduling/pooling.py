@@ -55,6 +55,7 @@ __all__ = [
     "GroupEnumeration",
     "Requests",
     "Route",
+    "Routes",
     "VehicleGroupEdges",
     "best_partner_pairs",
     "best_route",
@@ -434,6 +435,36 @@ class _Batch:
         )
 
 
+class Routes(Sequence[Route]):
+    """The routes of an enumeration or of priced edges, each built when first read.
+
+    Pricing finds every best order in one vectorised pass; the :class:`Route` objects
+    (stops, times, waits, detours) are only worth building for the few pairs a caller
+    looks at, so they are made on access and kept.
+    """
+
+    def __init__(
+        self,
+        batch: _Batch,
+        specs: list[tuple[tuple[int, ...], np.ndarray, int | None, float | None, int | None]],
+    ) -> None:
+        self._batch = batch
+        self._specs = specs
+        self._built: dict[int, Route] = {}
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        i = range(len(self))[i]  # normalises negatives, raises IndexError
+        route = self._built.get(i)
+        if route is None:
+            route = self._built[i] = self._batch.route(*self._specs[i])
+        return route
+
+
 def _check_group(riders: Iterable[int], n: int) -> tuple[int, ...]:
     group = tuple(sorted(int(r) for r in riders))
     if not group:
@@ -534,8 +565,9 @@ class GroupEnumeration:
     ----------
     groups : list of tuple of int
         Feasible groups (sorted request indices), by size, then lexicographically.
-    routes : list of Route
-        Each group's best route started at its first pickup (no return leg).
+    routes : sequence of Route
+        Each group's best route started at its first pickup (no return leg), built
+        when read.
     counts : dict of int to int
         Feasible groups per size.
     tried : dict of int to int
@@ -546,7 +578,7 @@ class GroupEnumeration:
     """
 
     groups: list[tuple[int, ...]]
-    routes: list[Route]
+    routes: Sequence[Route]
     counts: dict[int, int]
     tried: dict[int, int]
     seconds: float
@@ -574,12 +606,13 @@ def _next_candidates(level: list[tuple[int, ...]]) -> list[tuple[int, ...]]:
 
 
 def best_partner_pairs(
-    pairs: list[tuple[int, ...]], routes: list[Route], direct: np.ndarray, m: int
+    pairs: list[tuple[int, ...]], cost: np.ndarray, direct: np.ndarray, m: int
 ) -> list[tuple[int, ...]]:
     """Pairs that are among both riders' ``m`` best partners.
 
     A partner is better the more driving time the pair saves against two direct trips
-    (``direct[a] + direct[b] - route cost``); ties go to the earlier pair.
+    (``direct[a] + direct[b] - cost``, ``cost`` the pair's route cost); ties go to the
+    earlier pair.
 
     Examples
     --------
@@ -588,14 +621,15 @@ def best_partner_pairs(
     >>> req = Requests.from_network(net, [0, 0, 0], [8, 8, 2], 0.0, 300.0, 600.0)
     >>> e = feasible_groups(req, net, max_size=2)
     >>> pairs = [(g, r) for g, r in zip(e.groups, e.routes) if len(g) == 2]
-    >>> best_partner_pairs([g for g, _ in pairs], [r for _, r in pairs], req.direct, 1)
+    >>> costs = np.array([r.cost for _, r in pairs])
+    >>> best_partner_pairs([g for g, _ in pairs], costs, req.direct, 1)
     [(0, 1)]
     """
     if not pairs:
         return []
     a = np.array([g[0] for g in pairs])
     b = np.array([g[1] for g in pairs])
-    saving = direct[a] + direct[b] - np.array([r.cost for r in routes])
+    saving = direct[a] + direct[b] - np.asarray(cost, dtype=float)
     rider = np.concatenate([a, b])
     pair = np.tile(np.arange(a.size), 2)
     order = np.lexsort((pair, -np.tile(saving, 2), rider))
@@ -657,7 +691,7 @@ def feasible_groups(
     n = len(requests)
     batch = _Batch(network, requests, np.zeros(0, dtype=np.int64))
     groups: list[tuple[int, ...]] = []
-    routes: list[Route] = []
+    specs: list = []
     counts: dict[int, int] = {}
     tried: dict[int, int] = {}
     by_size: dict[int, float] = {}
@@ -668,21 +702,22 @@ def feasible_groups(
             level = _next_candidates(level)
         tried[s] = len(level)
         kept: list[tuple[int, ...]] = []
-        kept_routes: list[Route] = []
+        kept_cost = np.zeros(0)
         if level:
             g = np.array(level, dtype=np.int64)
             cost, order = _evaluate(batch.D, *batch.stops(g), None, None, None)
             orders = valid_orders(s)
-            for i in np.flatnonzero(np.isfinite(cost)):
-                kept.append(level[i])
-                kept_routes.append(batch.route(level[i], orders[order[i]], None, None, None))
+            fin = np.flatnonzero(np.isfinite(cost))
+            kept = [level[i] for i in fin.tolist()]
+            kept_cost = cost[fin]
+            specs.extend((level[i], orders[order[i]], None, None, None) for i in fin.tolist())
         groups.extend(kept)
-        routes.extend(kept_routes)
         counts[s] = len(kept)
         level = kept
         if s == 2 and max_partners is not None:
-            level = best_partner_pairs(kept, kept_routes, requests.direct, max_partners)
+            level = best_partner_pairs(kept, kept_cost, requests.direct, max_partners)
         by_size[s] = time.perf_counter() - ts
+    routes = Routes(batch, specs)
     return GroupEnumeration(groups, routes, counts, tried, time.perf_counter() - t0, by_size)
 
 
@@ -717,14 +752,14 @@ class VehicleGroupEdges:
         Vehicle index and index into the ``groups`` passed in, one entry per edge.
     cost : ndarray of float
         Driving time of the best route (s), including the return to the depot when asked.
-    routes : list of Route
+    routes : sequence of Route (built when read)
     seconds : float
     """
 
     vehicle: np.ndarray
     group: np.ndarray
     cost: np.ndarray
-    routes: list[Route]
+    routes: Sequence[Route]
     seconds: float
 
     def __len__(self) -> int:
@@ -820,14 +855,17 @@ def vehicle_group_edges(
     else:
         v_all = g_all = o_all = np.zeros(0, dtype=np.int64)
         c_all = np.zeros(0)
-    routes = [
-        batch.route(
-            checked[g],
-            valid_orders(len(checked[g]))[o],
-            int(vn[v]),
-            float(vt[v]),
-            int(dep[v]) if return_to_depot else None,
-        )
-        for v, g, o in zip(v_all.tolist(), g_all.tolist(), o_all.tolist(), strict=True)
-    ]
+    routes = Routes(
+        batch,
+        [
+            (
+                checked[g],
+                valid_orders(len(checked[g]))[o],
+                int(vn[v]),
+                float(vt[v]),
+                int(dep[v]) if return_to_depot else None,
+            )
+            for v, g, o in zip(v_all.tolist(), g_all.tolist(), o_all.tolist(), strict=True)
+        ],
+    )
     return VehicleGroupEdges(v_all, g_all, c_all, routes, time.perf_counter() - t0)
