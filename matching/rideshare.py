@@ -89,6 +89,8 @@ def gamma_k(k: int) -> float:
 def _check_groups(groups: Instance) -> None:
     if not isinstance(groups, Instance):
         raise TypeError(f"groups must be an Instance, got {type(groups).__name__}")
+    if groups.n_edges == 0:
+        raise ValueError("groups has no edges: no vehicle can serve any group")
     d = groups.edge_duration
     if d is None:
         raise ValueError(

@@ -101,7 +101,7 @@ def rideshare_model(n: int, k: int, seed: int = 0) -> RideshareModel:
         (u, g, float(rng.integers(1, 5)), 1, int(rng.integers(1, 3)))
         for g in range(len(groups))
         for u in range(2)
-        if rng.random() < 0.8
+        if rng.random() < 0.8 or (g, u) == (0, 0)
     ]
     p = rng.choice([0.25, 0.5, 0.75, 1.0], size=(n, 2))
     return RideshareModel(Instance(groups, edges, capacity=capacity, n_requests=n), p)

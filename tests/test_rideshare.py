@@ -43,7 +43,7 @@ def random_model(
         (u, g, float(rng.integers(1, 5)), 1, int(rng.integers(1, 3)))
         for g in range(len(groups))
         for u in range(n_vehicles)
-        if rng.random() < 0.8
+        if rng.random() < 0.8 or (g, u) == (0, 0)
     ]
     p = rng.choice([1.0, 0.75, 0.5, 0.25], size=(n_types, n_steps))  # dyadic: exact floats
     capacity = rng.integers(1, max_capacity + 1, size=n_vehicles)
