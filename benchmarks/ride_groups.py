@@ -31,6 +31,13 @@ def main() -> None:
     parser.add_argument("--max-k", type=int, default=4, choices=(2, 3, 4))
     parser.add_argument("--loose", action="store_true", help="also the wider limits")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-partners",
+        type=int,
+        default=8,
+        help="also enumerate with groups of 3-4 built from each rider's best partners "
+        "(the dispatcher's default, 8); 0 skips that row",
+    )
     args = parser.parse_args()
     city = RoadNetwork.grid(args.grid, seed=args.seed)
     limits = {**LIMITS, **(LOOSE if args.loose else {})}
@@ -47,18 +54,23 @@ def main() -> None:
             seed=args.seed,
         )
         feasible_groups(requests, city, max_size=1)  # warm the shortest-path cache
-        for k in range(2, args.max_k + 1):
+        runs = [(k, None) for k in range(2, args.max_k + 1)]
+        if args.max_partners > 0 and args.max_k >= 3:
+            runs += [(k, args.max_partners) for k in range(3, args.max_k + 1)]
+        for k, partners in runs:
             tracemalloc.start()
             start = time.perf_counter()
-            found = feasible_groups(requests, city, max_size=k)
+            found = feasible_groups(requests, city, max_size=k, max_partners=partners)
             seconds = time.perf_counter() - start
             peak = tracemalloc.get_traced_memory()[1] / 2**20
             tracemalloc.stop()
             counts = " / ".join(f"{found.counts[s]:,}" for s in sorted(found.counts))
-            print(f"{label:34}{k:>3}{seconds:>9.2f}{peak:>9.1f}  {counts}", flush=True)
+            name = label if partners is None else f"{label.split(' (')[0]}, partners <= {partners}"
+            print(f"{name:34}{k:>3}{seconds:>9.2f}{peak:>9.1f}  {counts}", flush=True)
             rows.append(
                 {
                     "limits": label,
+                    "max_partners": partners,
                     "k": k,
                     "seconds": seconds,
                     "peak_mb": peak,
