@@ -507,8 +507,24 @@ class Dispatcher:
                     f"new_requests[{i}].time = {t} is after now = {now}: the dispatcher "
                     "is never handed the future"
                 )
+            if t <= self._now:
+                raise ValueError(
+                    f"new_requests[{i}].time = {t} is not after the previous decision at "
+                    f"{self._now}: hand each request to the first decide after it asks"
+                )
             batch.add(rid)
             out.append(RideRequest(rid, o, d, t))
+        if out:
+            direct = self.network.travel_time(
+                np.array([r.origin for r in out]), np.array([r.destination for r in out])
+            )
+            bad = np.flatnonzero(~np.isfinite(direct))
+            if bad.size:
+                r = out[int(bad[0])]
+                raise ValueError(
+                    f"new_requests: request {r.id}'s destination {r.destination} cannot be "
+                    f"reached from its origin {r.origin} on this network"
+                )
         return out
 
     # ------------------------------------------------------------------ steps

@@ -55,7 +55,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
@@ -137,6 +137,7 @@ def generate_demand(
     hotspot_km: float = 0.8,
     median_trip_km: float = 2.5,
     seed: int | None = None,
+    layout_seed: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Draw ``n`` NYC-like requests: ``(origin, destination, request_time)``.
 
@@ -145,7 +146,9 @@ def generate_demand(
     heads in a uniform direction over a log-normal distance (median ``median_trip_km``,
     sigma 0.6), clipped to the extent; both ends snap to the nearest node and a trip
     whose ends coincide is moved one node over. Times are uniform on ``[0, duration)``
-    and sorted (a Poisson process of rate ``n / duration`` given its count).
+    and sorted (a Poisson process of rate ``n / duration`` given its count). The hotspot
+    centres come from ``layout_seed`` (default ``seed``), so two draws with the same
+    ``layout_seed`` and different ``seed`` come from the same demand distribution.
 
     Examples
     --------
@@ -163,7 +166,10 @@ def generate_demand(
         raise ValueError("the network needs at least 2 nodes")
     rng = np.random.default_rng(seed)
     lo, hi = network.xy.min(axis=0), network.xy.max(axis=0)
-    centres = lo + rng.random((hotspots, 2)) * (hi - lo)
+    layout = (
+        rng if layout_seed is None or layout_seed == seed else np.random.default_rng(layout_seed)
+    )
+    centres = lo + layout.random((hotspots, 2)) * (hi - lo)
     near = rng.random(n) < hotspot_share
     start = lo + rng.random((n, 2)) * (hi - lo)
     pick = centres[rng.integers(0, hotspots, n)] + rng.normal(0, hotspot_km, (n, 2))
@@ -198,6 +204,7 @@ def embedded_city(
     o, d, t = generate_demand(net, requests, duration, seed=seed)
     info = {
         "source": "generated (NYC-like hotspots and trip lengths)",
+        "demand seed": seed,
         "requests per hour": requests / duration * 3600.0,
     }
     return RideScenario(f"city {grid}x{grid}", net, o, d, t, float(duration), info)
@@ -300,13 +307,26 @@ def _resample(
     return o[idx][order], d[idx][order], times[order]
 
 
-def training_demand(scenario: RideScenario, seed: int) -> RideScenario:
-    """Another draw of ``scenario``'s demand on its own network, to fit a prior on.
+#: The NYC trip samples, in the order :func:`training_demand` looks for another one.
+NYC_SAMPLES = (
+    "nyc_yellow_2016-01_sample.csv",
+    "nyc_yellow_2019-01_zones_sample.csv",
+    "nyc_green_2016-01_sample.csv",
+)
 
-    A generated city gets :func:`generate_demand` with ``seed``; a replayed trip file
-    gets :func:`manhattan_scenario` of the same file resampled with ``seed`` (the same
-    month's trips, in another order and other jittered times: a prior fitted from the
-    trip data, not from the replay being dispatched).
+
+def training_demand(scenario: RideScenario, seed: int) -> RideScenario:
+    """Demand to fit a prior on: another draw from ``scenario``'s distribution.
+
+    A generated city gets :func:`generate_demand` with the scenario's hotspot layout and
+    another ``seed``. A replayed NYC sample gets a *different* sample file of
+    :data:`NYC_SAMPLES` found next to it (other trips, another month or fleet), replayed
+    the same way on the same network: the prior never sees the trips it dispatches.
+
+    Raises
+    ------
+    FileNotFoundError
+        When a replayed scenario has no other sample beside its file.
 
     Examples
     --------
@@ -316,14 +336,25 @@ def training_demand(scenario: RideScenario, seed: int) -> RideScenario:
     (True, 50, True)
     """
     if "trips file" in scenario.info:
+        own = Path(scenario.info["trips file"])
+        others = [own.parent / f for f in NYC_SAMPLES if f != own.name]
+        other = next((p for p in others if p.exists()), None)
+        if other is None:
+            raise FileNotFoundError(
+                f"no other NYC sample beside {own} to fit a prior on (looked for "
+                f"{[p.name for p in others]})"
+            )
         return manhattan_scenario(
-            scenario.info["trips file"],
+            other,
             requests=len(scenario),
             duration=scenario.duration,
             seed=seed,
             network=scenario.network,
         )
-    o, d, t = generate_demand(scenario.network, len(scenario), scenario.duration, seed=seed)
+    layout = scenario.info.get("demand seed")
+    o, d, t = generate_demand(
+        scenario.network, len(scenario), scenario.duration, seed=seed, layout_seed=layout
+    )
     return RideScenario(
         f"{scenario.name} (training)", scenario.network, o, d, t, scenario.duration
     )
@@ -476,14 +507,23 @@ def write_rows(path: str | Path, rows: Sequence[dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
+class _Limits(NamedTuple):
+    """The rules the simulator checks, from its own arguments (not the dispatcher's)."""
+
+    seats: int
+    max_wait: float
+    max_detour: float
+    return_to_depot: bool
+
+
 class _Truth:
     """The simulator's own state of the fleet and requests, and its checks."""
 
-    def __init__(self, scen: RideScenario, depots: np.ndarray, dispatcher: Dispatcher) -> None:
+    def __init__(self, scen: RideScenario, depots: np.ndarray, limits: _Limits) -> None:
         self.scen = scen
         self.net = scen.network
         self.depots = depots
-        self.d = dispatcher
+        self.d = limits
         self.free = np.zeros(depots.size)
         self.node = depots.copy()
         self.direct = self.net.travel_time(scen.origin, scen.destination)
@@ -570,7 +610,7 @@ class _Truth:
         legs += [(stops[i - 1], stops[i], False) for i in range(1, len(stops))]
         if self.d.return_to_depot:
             legs.append((stops[-1], int(self.depots[v]), True))
-        for (u, w, back), load in zip(legs, loads, strict=True):
+        for (u, w, back), load in zip(legs, loads[: len(legs)], strict=True):
             if load == 0:
                 self.empty_km += self.lengths.km(u, w, reverse=back)
         self.busy_s += end - now
@@ -671,7 +711,11 @@ def simulate(
         seed=seed,
         prior=prior,
     )
-    truth = _Truth(scenario, depots, dispatcher)
+    truth = _Truth(
+        scenario,
+        depots,
+        _Limits(int(capacity), float(max_wait), float(max_detour), bool(return_to_depot)),
+    )
     sim = Simulation()
     inbox: list[RideRequest] = []
     windows: list[dict[str, Any]] = []

@@ -285,3 +285,24 @@ def test_unknown_vehicle_and_bad_construction_are_named(disp):
         Dispatcher(NET, [0], 2, max_candidates=0)
     with pytest.raises(ValueError, match="time_limit must be positive"):
         Dispatcher(NET, [0], 2, time_limit=0)
+
+
+def test_late_and_unreachable_requests_are_refused_before_any_state_change():
+    import networkx as nx
+
+    from scheduling.roads import RoadNetwork
+
+    g = nx.DiGraph()
+    g.add_edge(0, 1, time=60.0)
+    g.add_edge(1, 0, time=60.0)
+    g.add_edge(1, 2, time=60.0)  # node 2 is a sink: nothing leaves it
+    for n, (x, y) in {0: (0.0, 0.0), 1: (1.0, 0.0), 2: (2.0, 0.0)}.items():
+        g.nodes[n]["x"], g.nodes[n]["y"] = x, y
+    net = RoadNetwork.from_networkx(g)
+    d = Dispatcher(net, [0], 2)
+    with pytest.raises(ValueError, match="request 1's destination 0 cannot be reached"):
+        d.decide(10.0, [RideRequest(1, 2, 0, 5.0)])
+    assert d.pending == ()
+    assert d.decide(10.0, [RideRequest(1, 0, 1, 5.0)]).stats.new == 1  # state untouched
+    with pytest.raises(ValueError, match=r"not after the previous decision at 10\.0"):
+        d.decide(40.0, [RideRequest(2, 0, 1, 8.0)])

@@ -8,15 +8,20 @@ import pytest
 from matching.rideshare import gamma_k
 from scheduling.dispatch import Dispatcher
 from scheduling.ride_prior import PriorDispatchPolicy
-from scheduling.ride_sim import RideScenario, embedded_city, generate_demand, simulate
+from scheduling.ride_sim import (
+    embedded_city,
+    generate_demand,
+    manhattan_scenario,
+    simulate,
+    training_demand,
+)
+from scheduling.roads import default_data_dir
 
 
 @pytest.fixture(scope="module")
 def city():
     scen = embedded_city(requests=400, duration=900.0, grid=12, seed=3)
-    o, d, t = generate_demand(scen.network, 400, 900.0, seed=4)
-    train = RideScenario("training", scen.network, o, d, t, 900.0)
-    return scen, train
+    return scen, training_demand(scen, seed=4)
 
 
 def test_fitted_prior_matches_the_fleet_and_the_windows(city):
@@ -93,3 +98,30 @@ def test_attenuate_needs_its_prior_and_training(city):
         simulate(scen, vehicles=4, policy="attenuate", training=other)
     with pytest.raises(ValueError, match="training origin"):
         PriorDispatchPolicy.fit(scen.network, np.array([0]), [], [], [], horizon_s=60.0)
+
+
+def test_training_demand_shares_the_layout_not_the_draw():
+    scen = embedded_city(requests=3000, duration=900.0, grid=12, seed=3)
+    train = training_demand(scen, seed=4)
+    assert train.network is scen.network and len(train) == len(scen)
+    assert not np.array_equal(train.origin, scen.origin)
+    # same hotspots: the origin histograms over a 4 x 4 partition agree closely
+    cells = (scen.network.xy // (scen.network.xy.max(0) / 3.999)).astype(int)
+    cell = cells[:, 0] * 4 + cells[:, 1]
+    a = np.bincount(cell[scen.origin], minlength=16) / len(scen)
+    b = np.bincount(cell[train.origin], minlength=16) / len(train)
+    assert np.abs(a - b).max() < 0.03
+    other = generate_demand(scen.network, 3000, 900.0, seed=4)  # another layout
+    c = np.bincount(cell[other[0]], minlength=16) / 3000
+    assert np.abs(a - c).max() > np.abs(a - b).max()
+
+
+@pytest.mark.skipif(
+    not (default_data_dir() / "rides" / "manhattan").is_dir(),
+    reason="../shared/data/rides is absent: the replayed training demand needs the samples",
+)
+def test_training_demand_of_a_replay_is_another_sample():
+    scen = manhattan_scenario(requests=300, duration=900.0, seed=0)
+    train = training_demand(scen, seed=1)
+    assert train.info["source"] != scen.info["source"]
+    assert train.network is scen.network and len(train) == 300
