@@ -73,7 +73,7 @@ import numpy as np
 
 import matching
 from matching.online import GreedyPolicy, RankingPolicy
-from matching.stream import OnlineMatcher
+from matching.stream import OnlineMatcher, PolicyError, sealed
 from scheduling.pooling import (
     MAX_EXACT_GROUP,
     Requests,
@@ -227,6 +227,31 @@ class _Window(NamedTuple):
     requests: Requests
     asked: np.ndarray
     reach: np.ndarray
+
+
+def _checked_choice(
+    chosen: object, edges: VehicleGroupEdges, groups: list[tuple[int, ...]], counts: np.ndarray
+) -> np.ndarray:
+    """Return a prior policy's chosen edges; refuse them unless they are an assignment."""
+    arr = np.asarray(chosen)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise PolicyError(f"the policy must return edge indices, got {chosen!r}")
+    arr = np.sort(arr.astype(np.int64))
+    if arr.size and (arr[0] < 0 or arr[-1] >= len(edges)):
+        raise PolicyError(f"the policy chose edge {int(arr[-1])} of {len(edges)}")
+    if np.unique(arr).size != arr.size:
+        raise PolicyError("the policy chose an edge twice")
+    riders = [r for e in arr.tolist() for r in groups[int(edges.group[e])]]
+    if len(set(riders)) != len(riders):
+        raise PolicyError("the policy put a rider in two groups")
+    use = np.bincount(edges.vehicle[arr], minlength=counts.size)
+    if (use > counts).any():
+        r = int(np.flatnonzero(use > counts)[0])
+        raise PolicyError(
+            f"the policy used {int(use[r])} vehicles at idle node resource {r}, which has "
+            f"{int(counts[r])}"
+        )
+    return arr
 
 
 def _check_real(value: object, name: str) -> float:
@@ -433,17 +458,21 @@ class Dispatcher:
             chosen, status = self._solve(edges, groups, counts, len(window.ids))
         elif self.policy in PRIOR_POLICIES:
             assert self.prior is not None
+            view = VehicleGroupEdges(
+                sealed(edges.vehicle), sealed(edges.group), sealed(edges.cost), edges.routes, 0.0
+            )
             chosen = self.prior.choose(
                 self._windows - 1,
-                window.asked > previous,
+                sealed(window.asked > previous),
                 window.requests,
-                window.asked,
-                groups,
-                edges,
-                nodes,
-                counts,
+                sealed(window.asked),
+                tuple(groups),
+                view,
+                sealed(nodes),
+                sealed(counts),
                 self._rng,
             )
+            chosen = _checked_choice(chosen, edges, groups, counts)
             status = "attenuate"
         else:
             chosen, status = self._online(edges, groups, counts, window)

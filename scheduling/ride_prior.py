@@ -163,6 +163,12 @@ class PriorDispatchPolicy:
             dtype=np.int64,
         )
         edges = vehicle_group_edges(rep_depot, 0.0, rep_depot, groups, requests, network)
+        if len(edges) == 0:
+            raise ValueError(
+                f"no depot region reaches any request type within max_wait = {max_wait} s "
+                f"(and max_detour = {max_detour} s) on the typical trips: the model would "
+                "serve nothing; widen the limits or use more regions"
+            )
         duration = np.maximum(1, np.ceil(edges.cost / window_s))
         sizes = np.array([len(groups.groups[g]) for g in edges.group.tolist()], dtype=float)
         types = Instance.from_arrays(

@@ -15,7 +15,9 @@ request is served or expired.
 Metrics: service rate, mean and p95 wait, mean detour (both in s), vehicle-hours busy
 (dispatch to route end, return leg included), empty km (km driven with nobody on board,
 along the travel-time-shortest paths: :class:`PathLengths`), decision seconds per window
-(median, p99) and feasible groups per window.
+(median, p99, over the windows with something to decide: ``windows_deciding``; a window
+with no pending rider or no idle vehicle takes microseconds and is left out) and feasible
+groups per window.
 
 Scenarios
 ---------
@@ -745,7 +747,8 @@ def simulate(
         busy = int((truth.free > sim.now).sum())
         sim.metrics.gauge("busy_vehicles", busy)
         windows.append(decision.stats.__dict__.copy())
-        sim.metrics.observe("decision_s", decision.stats.seconds)
+        if decision.stats.status != "empty":
+            sim.metrics.observe("decision_s", decision.stats.seconds)
         sim.metrics.observe("groups", decision.stats.groups)
 
     sim.on("request", arrive)
@@ -806,13 +809,14 @@ def _result(
         "vehicle_hours": truth.busy_s / 3600.0,
         "empty_km": truth.empty_km,
         "windows": len(windows),
+        "windows_deciding": sum(w["status"] != "empty" for w in windows),
         "decision_median_s": decision.median,
         "decision_p99_s": decision.p99,
         "decision_max_s": decision.max,
         "groups_mean": groups.mean,
         "groups_max": groups.max,
         "non_optimal_windows": sum(
-            w["status"] not in ("optimal", "online", "empty") for w in windows
+            w["status"] not in ("optimal", "online", "empty", "attenuate") for w in windows
         ),
     }
     return RideSimResult(summary, rows, windows, log, scen, depots)

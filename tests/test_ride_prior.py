@@ -125,3 +125,57 @@ def test_training_demand_of_a_replay_is_another_sample():
     train = training_demand(scen, seed=1)
     assert train.info["source"] != scen.info["source"]
     assert train.network is scen.network and len(train) == 300
+
+
+def test_a_prior_policy_cannot_double_book_or_write_the_dispatcher(city):
+    from matching.stream import PolicyError
+    from scheduling.dispatch import RideRequest
+
+    scen, train = city
+    prior = PriorDispatchPolicy.fit(
+        scen.network,
+        np.array([0]),
+        train.origin,
+        train.destination,
+        train.request_time,
+        horizon_s=900.0,
+        n_regions=2,
+        n_sims=100,
+    )
+
+    class EveryEdge:
+        model = prior.model
+
+        def __init__(self, how):
+            self.how = how
+
+        def choose(self, step, new, requests, asked, groups, edges, nodes, counts, rng):
+            if self.how == "write":
+                asked[:] = 0.0  # read-only: raises
+            return np.arange(len(edges))  # every edge: the one vehicle many times
+
+    # riders next to the one vehicle's depot (node 0 of the 12 x 12 grid)
+    reqs = [RideRequest(i, o, 40 + i, 1.0) for i, o in enumerate((1, 12, 13, 2))]
+    for how, error in (("book", PolicyError), ("write", ValueError)):
+        d = Dispatcher(scen.network, [0], 4, policy="attenuate", prior=EveryEdge(how))
+        with pytest.raises(error):
+            d.decide(30.0, reqs)
+        assert d.vehicle(0).free_time == 0.0  # nothing applied
+    d = Dispatcher(scen.network, [0], 4, policy="batched")
+    assert len(d.decide(30.0, reqs).assignments) == 1  # the edges exist
+
+
+def test_a_prior_that_can_serve_nothing_is_refused_by_name(city):
+    scen, train = city
+    with pytest.raises(ValueError, match="no depot region reaches any request type"):
+        PriorDispatchPolicy.fit(
+            scen.network,
+            np.array([0]),
+            train.origin,
+            train.destination,
+            train.request_time,
+            horizon_s=900.0,
+            n_regions=2,
+            max_wait=1.0,
+            n_sims=10,
+        )

@@ -232,3 +232,15 @@ def test_manhattan_with_each_nyc_sample(name, kept, skipped):
     res = simulate(scen, vehicles=20, capacity=2, policy="batched", seed=1)
     assert res.summary["served"] + res.summary["expired"] == 150
     assert res.summary["served"] > 0
+
+
+def test_vehicles_that_stay_at_their_last_dropoff_are_checked_from_there():
+    scen = embedded_city(requests=120, duration=900.0, grid=8, seed=5)
+    res = simulate(scen, vehicles=4, capacity=2, return_to_depot=False, seed=5)
+    assert res.summary["served"] > 0
+    last: dict[int, int] = {}
+    for _, a in sorted(res.assignments, key=lambda x: x[0]):
+        # each route starts where the vehicle's previous one ended (or at its depot)
+        assert a.route.start_node == last.get(a.vehicle, int(res.depots[a.vehicle]))
+        assert a.route.return_to is None
+        last[a.vehicle] = a.route.nodes[-1]
