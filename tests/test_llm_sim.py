@@ -1,0 +1,95 @@
+"""Continuous-batching serving simulation (scheduling.llm_sim): conservation and timing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduling.engine import Instance
+from scheduling.llm_sim import ServingInstance, _Seq, simulate_fcfs
+
+
+def small_instance(blocks: int) -> Instance:
+    """Mistral-7B on an A100 with memory for about ``blocks`` KV blocks of 16 tokens."""
+    base = Instance("mistral-7b", "a100")
+    per_block = 16 * base.model.kv_bytes_per_token
+    need = base.model.weight_bytes + 2e9 + (blocks + 0.5) * per_block
+    return Instance("mistral-7b", "a100", memory_utilization=need / 80e9)
+
+
+def test_one_request_takes_the_hand_computed_steps():
+    spec = Instance("mistral-7b", "a100")
+    res = simulate_fcfs(spec, [2.0], [100], [3])
+    t1 = spec.step_time([100], [])  # prefill, first token
+    t2 = spec.step_time([], [101])
+    t3 = spec.step_time([], [102])
+    assert res.first_token[0] == pytest.approx(2.0 + t1)
+    assert res.finish[0] == pytest.approx(2.0 + t1 + t2 + t3)
+    assert res.summary["steps"] == 3
+
+
+def test_two_requests_share_steps_by_continuous_batching():
+    spec = Instance("mistral-7b", "a100")
+    res = simulate_fcfs(spec, [0.0, 0.0], [50, 70], [2, 2])
+    t1 = spec.step_time([50, 70], [])
+    t2 = spec.step_time([], [51, 71])
+    assert res.first_token.tolist() == pytest.approx([t1, t1])
+    assert res.finish.tolist() == pytest.approx([t1 + t2, t1 + t2])
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    blocks=st.integers(40, 400),
+    instances=st.integers(1, 3),
+    placement=st.sampled_from(["least-loaded", "round-robin"]),
+)
+def test_conservation_under_kv_pressure(seed, blocks, instances, placement):
+    """Every request finishes once with exactly its tokens; KV never overflows."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    arrival = np.sort(rng.uniform(0, 5.0, n))
+    prompt = rng.integers(1, 200, n)
+    output = rng.integers(1, 150, n)
+    spec = small_instance(blocks)
+    keep = np.array(
+        [spec.blocks_for(p + o) <= spec.kv_blocks for p, o in zip(prompt, output, strict=True)]
+    )
+    arrival, prompt, output = arrival[keep], prompt[keep], output[keep]
+    res = simulate_fcfs(
+        spec, arrival, prompt, output, instances=instances, placement=placement, max_batch=16
+    )
+    assert (res.tokens == output).all()  # no token missing, none twice
+    assert (res.first_token > res.arrival).all() and (res.finish >= res.first_token).all()
+    assert max(res.summary["peak_kv_blocks"], default=0) <= spec.kv_blocks
+    assert set(res.instance.tolist()) <= set(range(instances))
+
+
+def test_preemption_by_recompute_keeps_generated_tokens():
+    spec = small_instance(12)  # 12 blocks of 16 tokens
+    eng = ServingInstance(spec, max_batch=8)
+    a, b = _Seq(0, 60, 100), _Seq(1, 60, 100)
+    eng.enqueue(a)
+    eng.enqueue(b)
+    now, produced = 0.0, {0: 0, 1: 0}
+    while eng.queued:
+        assert eng.kv_blocks_used() + eng.free_blocks == spec.kv_blocks
+        now, _, done = eng.step(now)
+        for s in done:
+            produced[s.rid] = s.generated
+    assert produced == {0: 100, 1: 100}
+    assert eng.preemptions >= 1  # 2 x (60 + 100) tokens need 20 blocks > 12
+
+
+def test_bad_workloads_are_refused_by_name():
+    spec = Instance("mistral-7b", "a100")
+    with pytest.raises(ValueError, match="request 1: prompt 0"):
+        simulate_fcfs(spec, [0.0, 1.0], [5, 0], [5, 5])
+    with pytest.raises(ValueError, match="non-decreasing"):
+        simulate_fcfs(spec, [1.0, 0.0], [5, 5], [5, 5])
+    with pytest.raises(ValueError, match="placement"):
+        simulate_fcfs(spec, [0.0], [5], [5], placement="random")
+    with pytest.raises(ValueError, match="more than the instance's"):
+        simulate_fcfs(small_instance(4), [0.0], [500], [500])
