@@ -22,6 +22,12 @@ burstiness seen in the code trace (whole minutes without a request, then 400-600
 minute). With ``c = 1`` the fit is Poisson; ``c < 1`` is outside its range and is drawn
 as a gamma renewal process with shape ``1 / c**2`` instead.
 
+What the two-moment fit does and does not reproduce for the code trace (20 draws of
+8,819 requests): the share of one-minute windows without a request is 0.20 (trace
+0.21), but the per-minute counts vary less (CV 0.75, trace 1.03) and the trace's
+near-simultaneous arrivals are missing (a quarter of its gaps are under 2 ms; the fit's
+lower quartile is 56 ms), since gaps are independent and exponential within a phase.
+
 Measured from the files (inter-arrival statistics over the ``n - 1`` gaps, rate = one
 over the mean gap):
 
