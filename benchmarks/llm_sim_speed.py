@@ -49,7 +49,10 @@ def main() -> None:
     if path.exists():
         req, source = load_azure_trace(path), path.name
     else:
-        req, source = synthetic_requests(19_366, "azure-conv", seed=0), "generator (azure-conv)"
+        req, source = (
+            synthetic_requests(19_366, profile="azure-conv", seed=0),
+            "generator (azure-conv)",
+        )
     rows = []
     seconds, res = run(spec, req, 1, args.repeats)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -71,7 +74,7 @@ def main() -> None:
     )
     print(f"{'requests':>9}{'instances':>10}{'seconds':>9}{'req/s':>9}")
     for n, k in [(5_000, 1), (10_000, 1), (20_000, 1), (20_000, 4), (40_000, 16)]:
-        gen = synthetic_requests(n, "azure-conv", seed=1)
+        gen = synthetic_requests(n, profile="azure-conv", seed=1)
         # the trace's rate per instance: arrivals k times denser on k instances
         gen = dataclasses.replace(gen, arrival=gen.arrival / k)
         seconds, _ = run(spec, gen, k, 1)
