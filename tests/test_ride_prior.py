@@ -24,6 +24,20 @@ def city():
     return scen, training_demand(scen, seed=4)
 
 
+def fit_on(city, depots, **options):
+    """The prior fitted to the fixture's training demand for ``depots``."""
+    scen, train = city
+    options = {"horizon_s": 900.0, "n_sims": 100, **options}
+    return PriorDispatchPolicy.fit(
+        scen.network,
+        np.asarray(depots),
+        train.origin,
+        train.destination,
+        train.request_time,
+        **options,
+    )
+
+
 def test_fitted_prior_matches_the_fleet_and_the_windows(city):
     scen, train = city
     depots = np.array([0, 0, 5, 77, 77, 77, 143])
@@ -76,19 +90,10 @@ def test_attenuate_dispatch_serves_riders_only_in_their_window(city):
 
 
 def test_attenuate_needs_its_prior_and_training(city):
-    scen, train = city
+    scen = city[0]
     with pytest.raises(ValueError, match="needs prior="):
         Dispatcher(scen.network, [0, 1], 2, policy="attenuate")
-    prior = PriorDispatchPolicy.fit(
-        scen.network,
-        np.array([0, 1, 2]),
-        train.origin,
-        train.destination,
-        train.request_time,
-        horizon_s=900.0,
-        n_regions=2,
-        n_sims=100,
-    )
+    prior = fit_on(city, np.array([0, 1, 2]), n_regions=2)
     with pytest.raises(ValueError, match="fitted for 3 vehicles, the fleet has 2"):
         Dispatcher(scen.network, [0, 1], 2, policy="attenuate", prior=prior)
     with pytest.raises(ValueError, match="training="):
@@ -131,17 +136,8 @@ def test_a_prior_policy_cannot_double_book_or_write_the_dispatcher(city):
     from matching.stream import PolicyError
     from scheduling.dispatch import RideRequest
 
-    scen, train = city
-    prior = PriorDispatchPolicy.fit(
-        scen.network,
-        np.array([0]),
-        train.origin,
-        train.destination,
-        train.request_time,
-        horizon_s=900.0,
-        n_regions=2,
-        n_sims=100,
-    )
+    scen = city[0]
+    prior = fit_on(city, np.array([0]), n_regions=2)
 
     class EveryEdge:
         model = prior.model
@@ -166,16 +162,5 @@ def test_a_prior_policy_cannot_double_book_or_write_the_dispatcher(city):
 
 
 def test_a_prior_that_can_serve_nothing_is_refused_by_name(city):
-    scen, train = city
     with pytest.raises(ValueError, match="no depot region reaches any request type"):
-        PriorDispatchPolicy.fit(
-            scen.network,
-            np.array([0]),
-            train.origin,
-            train.destination,
-            train.request_time,
-            horizon_s=900.0,
-            n_regions=2,
-            max_wait=1.0,
-            n_sims=10,
-        )
+        fit_on(city, np.array([0]), horizon_s=900.0, n_regions=2, max_wait=1.0, n_sims=10)
