@@ -36,6 +36,7 @@ from scheduling.roads import RoadNetwork
 
 __all__ = [
     "FittedRideModel",
+    "types_model",
     "fit_ride_model",
     "grid_zone_trips",
     "nearest_zone",
@@ -163,6 +164,67 @@ def nyc_zone_trips(
     return oz, dz, tod, zone_node
 
 
+def types_model(
+    network: RoadNetwork,
+    origin_node: np.ndarray,
+    dest_node: np.ndarray,
+    p: np.ndarray,
+    depots: np.ndarray,
+    capacity: np.ndarray,
+    *,
+    k: int,
+    step_s: float,
+    max_wait: float,
+    max_detour: float,
+) -> RideshareModel:
+    """Build the ridesharing model of types standing at ``(origin_node, dest_node)``.
+
+    Groups are the feasible groups of up to ``k`` types (all requesting at the same
+    instant); resource ``u`` is a depot at ``depots[u]`` holding ``capacity[u]``
+    vehicles; an edge (depot, group) exists when its best route (return to the depot
+    included) meets every limit, lasts that route in whole steps of ``step_s`` (at least
+    one) and is worth the group's riders.
+
+    Raises
+    ------
+    ValueError
+        When no depot can serve any type within the limits (the model would serve
+        nothing).
+
+    Examples
+    --------
+    >>> net = RoadNetwork.grid(4, spacing_km=0.3, speed_kmh=25.0)
+    >>> m = types_model(net, np.array([0, 1]), np.array([15, 14]), np.full((2, 3), 0.5),
+    ...                 np.array([0]), np.array([2]), k=2, step_s=60.0,
+    ...                 max_wait=300.0, max_detour=600.0)
+    >>> m.k, m.n_vehicles
+    (2, 2)
+    """
+    requests = Requests.from_network(network, origin_node, dest_node, 0.0, max_wait, max_detour)
+    groups = feasible_groups(requests, network, max_size=k)
+    depots = np.asarray(depots, dtype=np.int64)
+    edges = vehicle_group_edges(depots, 0.0, depots, groups, requests, network)
+    if len(edges) == 0:
+        raise ValueError(
+            f"no depot region reaches any request type within max_wait = {max_wait} s "
+            f"(and max_detour = {max_detour} s) on the typical trips: the model would "
+            "serve nothing; widen the limits or add depots or regions"
+        )
+    sizes = np.array([len(g) for g in groups.groups], dtype=np.int64)
+    types = Instance.from_arrays(
+        group_ptr=np.concatenate([[0], np.cumsum(sizes)]),
+        group_members=np.array([v for g in groups.groups for v in g], dtype=np.int64),
+        edge_resource=edges.vehicle,
+        edge_group=edges.group,
+        edge_weight=sizes[edges.group].astype(float),
+        edge_load=np.ones(len(edges)),
+        edge_duration=np.maximum(1, np.ceil(edges.cost / step_s)),
+        capacity=np.asarray(capacity, dtype=float),
+        n_requests=len(requests),
+    )
+    return RideshareModel(types, p)
+
+
 def fit_ride_model(
     origin_zone: np.ndarray,
     dest_zone: np.ndarray,
@@ -252,33 +314,24 @@ def fit_ride_model(
     p = 1.0 - np.exp(-rate)
     o_node = np.array([zone_node[int(z)] for z in pairs[:, 0]], dtype=np.int64)
     d_node = np.array([zone_node[int(z)] for z in pairs[:, 1]], dtype=np.int64)
-    requests = Requests.from_network(network, o_node, d_node, 0.0, max_wait, max_detour)
-    groups = feasible_groups(requests, network, max_size=k)
     zones, zone_count = np.unique(o, return_counts=True)
     busiest = zones[np.argsort(-zone_count, kind="stable")].tolist()
     n_res = min(n_vehicles, len(busiest)) if n_depots is None else n_depots
     # vehicle i waits at the (i mod n_res)-th busiest origin zone; one resource per depot
     per_depot = np.bincount(np.arange(n_vehicles) % n_res, minlength=n_res)
     depots = np.array([zone_node[int(busiest[i % len(busiest)])] for i in range(n_res)])
-    edges = vehicle_group_edges(depots, 0.0, depots, groups, requests, network)
-    duration = np.maximum(1, np.ceil(edges.cost / step_s)).astype(float)
-    sizes = np.array([len(groups.groups[g]) for g in edges.group.tolist()], dtype=float)
-    types = Instance(
-        [list(g) for g in groups.groups],
-        list(
-            zip(
-                edges.vehicle.tolist(),
-                edges.group.tolist(),
-                sizes.tolist(),
-                [1.0] * len(edges),
-                duration.tolist(),
-                strict=True,
-            )
-        ),
-        capacity=per_depot.astype(float),
-        n_requests=len(requests),
+    model = types_model(
+        network,
+        o_node,
+        d_node,
+        p,
+        depots,
+        per_depot,
+        k=k,
+        step_s=step_s,
+        max_wait=max_wait,
+        max_detour=max_detour,
     )
-    model = RideshareModel(types, p)
     return FittedRideModel(
         model, [(int(a), int(b)) for a, b in pairs], o_node, d_node, depots, rate, int(o.size)
     )

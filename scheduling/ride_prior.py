@@ -37,10 +37,10 @@ import numpy as np
 from scipy.cluster.vq import kmeans2
 from scipy.spatial import cKDTree
 
-from matching.model import Instance
 from matching.rideshare import RideshareLP, RideshareModel, gamma_k, rideshare_lp
 from matching.rideshare_policy import Availability, simulated_availability
-from scheduling.pooling import Requests, VehicleGroupEdges, feasible_groups, vehicle_group_edges
+from scheduling.pooling import Requests, VehicleGroupEdges
+from scheduling.ride_model import types_model
 from scheduling.roads import RoadNetwork
 
 __all__ = ["PriorDispatchPolicy"]
@@ -61,7 +61,6 @@ class PriorDispatchPolicy:
     gamma: float
     region_of_node: np.ndarray
     type_of_pair: dict[tuple[int, int], int]
-    group_of_types: dict[tuple[int, ...], int]
     region_of_resource: np.ndarray
     window_s: float
     counts: dict[str, int] = field(default_factory=dict)
@@ -147,8 +146,6 @@ class PriorDispatchPolicy:
         smooth = np.convolve(per_window, np.ones(5) / 5, mode="same")
         rate = (count / o.size)[:, None] * smooth[None, :]
         p = 1.0 - np.exp(-rate)
-        requests = Requests.from_network(network, rep_o, rep_d, 0.0, max_wait, max_detour)
-        groups = feasible_groups(requests, network, max_size=k)
         dep = np.asarray(depots, dtype=np.int64)
         dep_region = region_of_node[dep]
         regions = np.unique(dep_region)
@@ -162,27 +159,18 @@ class PriorDispatchPolicy:
             ],
             dtype=np.int64,
         )
-        edges = vehicle_group_edges(rep_depot, 0.0, rep_depot, groups, requests, network)
-        if len(edges) == 0:
-            raise ValueError(
-                f"no depot region reaches any request type within max_wait = {max_wait} s "
-                f"(and max_detour = {max_detour} s) on the typical trips: the model would "
-                "serve nothing; widen the limits or use more regions"
-            )
-        duration = np.maximum(1, np.ceil(edges.cost / window_s))
-        sizes = np.array([len(groups.groups[g]) for g in edges.group.tolist()], dtype=float)
-        types = Instance.from_arrays(
-            group_ptr=np.concatenate([[0], np.cumsum([len(g) for g in groups.groups])]),
-            group_members=np.array([v for g in groups.groups for v in g], dtype=np.int64),
-            edge_resource=edges.vehicle,
-            edge_group=edges.group,
-            edge_weight=sizes,
-            edge_load=np.ones(len(edges)),
-            edge_duration=duration,
-            capacity=capacity,
-            n_requests=len(requests),
+        model = types_model(
+            network,
+            rep_o,
+            rep_d,
+            p,
+            rep_depot,
+            capacity,
+            k=k,
+            step_s=window_s,
+            max_wait=max_wait,
+            max_detour=max_detour,
         )
-        model = RideshareModel(types, p)
         lp = rideshare_lp(model)
         gamma = gamma_k(model.k)
         availability = simulated_availability(model, lp, gamma, n_sims=n_sims, seed=seed)
@@ -193,7 +181,6 @@ class PriorDispatchPolicy:
             gamma=gamma,
             region_of_node=region_of_node,
             type_of_pair={(int(a), int(b)): v for v, (a, b) in enumerate(pairs.tolist())},
-            group_of_types={tuple(g): i for i, g in enumerate(groups.groups)},
             region_of_resource=regions.astype(np.int64),
             window_s=float(window_s),
         )
