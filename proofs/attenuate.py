@@ -34,7 +34,15 @@ import numpy as np
 from matching.attenuation import kad_benchmark_lp
 from matching.model import Instance
 from proofs._preconditions import integer_durations_problem, unit_data_problem
-from proofs.exact import Check, Verification, exact, floor_decimal, rationalize, show
+from proofs.exact import (
+    Check,
+    Verification,
+    exact,
+    floor_decimal,
+    rationalize,
+    scaled_into_rows,
+    show,
+)
 
 __all__ = ["AttenuationCertificate", "lp_attenuate_certificate"]
 
@@ -258,13 +266,6 @@ def _exact_table(values: Sequence[Sequence[float | Fraction]] | np.ndarray) -> T
     )
 
 
-def _exactly_feasible(types: Instance, p: Table, x: Table) -> Table:
-    """Clip ``x`` at 0 and scale it down until every LP row holds exactly."""
-    x = tuple(tuple(max(Fraction(0), v) for v in row) for row in x)
-    scale = min((rhs / lhs for _, lhs, rhs in _rows(types, p, x) if lhs > rhs), default=1)
-    return x if scale == 1 else tuple(tuple(v * scale for v in row) for row in x)
-
-
 def _as_gamma(gamma: Fraction | float | int) -> Fraction:
     if isinstance(gamma, bool) or not isinstance(gamma, Fraction | float | int):
         raise TypeError(f"gamma must be a number, got {gamma!r}")
@@ -323,7 +324,9 @@ def lp_attenuate_certificate(
     if x is None:
         bench = kad_benchmark_lp(types, np.array(p, dtype=np.float64))
         optimum = bench.value
-        x_exact = _exactly_feasible(types, p_exact, tuple(map(tuple, map(rationalize, bench.x))))
+        x_exact = scaled_into_rows(
+            tuple(map(tuple, map(rationalize, bench.x))), lambda x: _rows(types, p_exact, x)
+        )
     else:
         x_exact = _exact_table(x)
     n_steps = len(p_exact[0]) if p_exact else 0

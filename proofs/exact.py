@@ -8,7 +8,7 @@ floating-point solver).
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Protocol
@@ -23,6 +23,7 @@ __all__ = [
     "exact",
     "floor_decimal",
     "rationalize",
+    "scaled_into_rows",
     "show",
 ]
 
@@ -202,6 +203,27 @@ def rationalize(values: np.ndarray, max_denominator: int = 10**12) -> list[Fract
     [Fraction(1, 2), Fraction(1, 3)]
     """
     return [Fraction(float(v)).limit_denominator(max_denominator) for v in values]
+
+
+def scaled_into_rows(
+    x: tuple[tuple[Fraction, ...], ...],
+    rows: Callable[[tuple[tuple[Fraction, ...], ...]], Iterable[tuple[str, Fraction, Fraction]]],
+) -> tuple[tuple[Fraction, ...], ...]:
+    """Clip the table ``x`` at 0 and scale it down until every row ``lhs <= rhs`` holds.
+
+    ``rows(x)`` yields ``(name, lhs, rhs)`` for every row of a packing LP (non-negative
+    coefficients), so one common factor ``min(rhs / lhs)`` makes all of them hold.
+
+    Examples
+    --------
+    >>> def rows(x):
+    ...     yield "sum", x[0][0] + x[0][1], Fraction(1)
+    >>> scaled_into_rows(((Fraction(3, 4), Fraction(1, 2)),), rows)
+    ((Fraction(3, 5), Fraction(2, 5)),)
+    """
+    x = tuple(tuple(max(Fraction(0), v) for v in row) for row in x)
+    scale = min((rhs / lhs for _, lhs, rhs in rows(x) if lhs > rhs), default=1)
+    return x if scale == 1 else tuple(tuple(v * scale for v in row) for row in x)
 
 
 @dataclass(frozen=True)

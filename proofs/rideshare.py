@@ -38,7 +38,14 @@ import numpy as np
 from matching.rideshare import RideshareModel, attenuation_parties, rideshare_lp
 from matching.rideshare_policy import exact_availability
 from proofs._preconditions import integer_durations_problem, unit_data_problem
-from proofs.exact import Check, Verification, floor_decimal, rationalize, show
+from proofs.exact import (
+    Check,
+    Verification,
+    floor_decimal,
+    rationalize,
+    scaled_into_rows,
+    show,
+)
 
 __all__ = [
     "RideshareCertificate",
@@ -405,13 +412,6 @@ class RideshareCertificate:
         )
 
 
-def _exactly_feasible(model: RideshareModel, x: XTable) -> XTable:
-    """Clip ``x`` at 0 and scale it down until every LP row holds exactly."""
-    x = tuple(tuple(max(Fraction(0), v) for v in row) for row in x)
-    scale = min((rhs / lhs for _, lhs, rhs in _rows(model, x) if lhs > rhs), default=1)
-    return x if scale == 1 else tuple(tuple(v * scale for v in row) for row in x)
-
-
 def _rational_solution(model: RideshareModel, x_float: np.ndarray) -> XTable:
     """Return the LP solution as fractions that keep every row exactly.
 
@@ -429,7 +429,9 @@ def _rational_solution(model: RideshareModel, x_float: np.ndarray) -> XTable:
             and min((v for row in x for v in row), default=0) >= 0
         ):
             return x
-    return _exactly_feasible(model, tuple(tuple(rationalize(row)) for row in x_float))
+    return scaled_into_rows(
+        tuple(tuple(rationalize(row)) for row in x_float), lambda x: _rows(model, x)
+    )
 
 
 def rideshare_certificate(
