@@ -48,7 +48,6 @@ class _Seq:
     generated: int = 0
     blocks: int = 0
     first_token: float = math.nan
-    admitted: int = 0  # admission counter, for newest-first preemption
 
 
 @dataclass
@@ -74,7 +73,6 @@ class ServingInstance:
     busy_until: float = 0.0
     preemptions: int = 0
     steps: int = 0
-    _counter: int = 0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_batched_tokens < 1:
@@ -109,8 +107,6 @@ class ServingInstance:
             self.waiting.popleft()
             self.free_blocks -= blocks
             seq.blocks = blocks
-            self._counter += 1
-            seq.admitted = self._counter
             self.running.append(seq)
             prefill.append(length)
             budget -= length
