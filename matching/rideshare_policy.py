@@ -283,7 +283,6 @@ def simulated_availability(
     first_slot = np.concatenate([[0], np.cumsum(capacity)])
     # one column per vehicle; resource u owns columns first_slot[u] .. first_slot[u + 1]
     busy_until = np.zeros((n_sims, int(first_slot[-1])), dtype=np.int64)
-    soonest = np.zeros((n_sims, types.n_resources), dtype=np.int64)  # earliest release
     beta = np.full((n_e, n_t), np.nan)
     half = np.zeros((n_e, n_t))
     accepted = np.zeros((n_e, n_t))
