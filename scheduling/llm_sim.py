@@ -16,9 +16,11 @@ model) with vLLM-style continuous batching over a paged KV cache:
 * the step takes :meth:`~scheduling.engine.Instance.step_time` of its prefill lengths
   and decode contexts.
 
-:func:`simulate_fcfs` runs a workload through ``n`` such instances with requests placed
-round-robin or on the least-loaded instance and served first-come first-served (vLLM's
-default), and returns per-request times and the run's metrics. It keeps the invariants
+:func:`simulate_fcfs` runs a workload of one model through ``n`` such instances with
+requests placed round-robin or on the least-loaded instance and served first-come
+first-served (vLLM's default), and returns per-request times and the run's metrics: it is
+:func:`scheduling.serving_sim.simulate_serving` (the cluster simulator on the shared
+discrete-event core) with :class:`scheduling.serving_baselines.FCFSPolicy`. It keeps the invariants
 the tests check: every request arrives once and finishes once, every request produces
 exactly its output length in tokens (none twice across preemptions), and the KV cache
 never holds more blocks than it has.
@@ -26,7 +28,6 @@ never holds more blocks than it has.
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections import deque
 from dataclasses import dataclass, field
@@ -38,79 +39,138 @@ from scheduling.engine import Instance
 __all__ = ["ServingInstance", "ServingResult", "simulate_fcfs"]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Seq:
-    """One request's state on an instance."""
+    """One request's state on an instance (``model`` names the model it needs)."""
 
     rid: int
     prompt: int
     output: int
+    model: str = ""
     generated: int = 0
     blocks: int = 0
     first_token: float = math.nan
 
 
-@dataclass
+@dataclass(eq=False)
 class ServingInstance:
     """One continuous-batching engine (see the module docstring).
 
     Parameters
     ----------
     spec : Instance
-        The cost model (KV blocks, step times).
+        The cost model (KV blocks, step times) of the model it has loaded.
     max_batch : int, default 256
         Most sequences in a batch (vLLM's ``max_num_seqs``).
     max_batched_tokens : int, default 8192
         Most prefill tokens in one step; a longer prompt is admitted alone.
+    preemption : {"recompute", "swap"}, default "recompute"
+        What a KV shortage does to the newest running request: free its blocks and
+        prefill it again later, or copy its KV cache to CPU memory over PCIe (the step
+        pays :meth:`~scheduling.engine.Instance.swap_time` out, and again in when it
+        resumes; swapped requests resume before waiting ones, as in vLLM).
+
+    Notes
+    -----
+    :meth:`evict` takes a running request off the GPU on a scheduler's order: by
+    recompute (it rejoins the waiting queue at its tail) or by swap (its KV cache is
+    held in CPU memory and resumes once the waiting queue is empty).
     """
 
     spec: Instance
     max_batch: int = 256
     max_batched_tokens: int = 8192
+    preemption: str = "recompute"
     waiting: deque = field(default_factory=deque)
     running: list = field(default_factory=list)
+    swapped: deque = field(default_factory=deque)
+    held: deque = field(default_factory=deque)
     free_blocks: int = 0
     busy_until: float = 0.0
     preemptions: int = 0
+    evictions: int = 0
+    swaps_out: int = 0
+    swaps_in: int = 0
     steps: int = 0
+    _swap_tokens: int = 0
 
     def __post_init__(self) -> None:
         if self.max_batch < 1 or self.max_batched_tokens < 1:
             raise ValueError("max_batch and max_batched_tokens must be >= 1")
+        if self.preemption not in ("recompute", "swap"):
+            raise ValueError(f"preemption must be 'recompute' or 'swap', got {self.preemption!r}")
         self.free_blocks = self.spec.kv_blocks
 
     @property
     def queued(self) -> int:
-        """Requests waiting or running."""
-        return len(self.waiting) + len(self.running)
+        """Requests on the instance: waiting, running or swapped out to CPU."""
+        return len(self.waiting) + len(self.running) + len(self.swapped) + len(self.held)
 
-    def enqueue(self, seq: _Seq) -> None:
-        """Append an arrived request to the queue."""
-        need = self.spec.blocks_for(seq.prompt + seq.output)
-        if need > self.spec.kv_blocks:
+    def fits(self, seq: _Seq) -> bool:
+        """Whether the whole request (prompt + output) fits the KV cache at all."""
+        return self.spec.blocks_for(seq.prompt + seq.output) <= self.spec.kv_blocks
+
+    def enqueue(self, seq: _Seq, *, front: bool = False) -> None:
+        """Queue a request, at the tail (or the head with ``front``)."""
+        if not self.fits(seq):
             raise ValueError(
-                f"request {seq.rid} needs {need} KV blocks (prompt {seq.prompt} + output "
-                f"{seq.output}), more than the instance's {self.spec.kv_blocks}"
+                f"request {seq.rid} needs {self.spec.blocks_for(seq.prompt + seq.output)} "
+                f"KV blocks (prompt {seq.prompt} + output {seq.output}), more than the "
+                f"instance's {self.spec.kv_blocks}"
             )
-        self.waiting.append(seq)
+        if front:
+            self.waiting.appendleft(seq)
+        else:
+            self.waiting.append(seq)
 
-    def _admit(self) -> list[int]:
-        """Admit waiting requests for this step; return their prefill lengths."""
+    def load(self, spec: Instance) -> None:
+        """Replace the loaded model (the instance must hold no request)."""
+        if self.queued:
+            raise ValueError(f"cannot load {spec.model.name}: {self.queued} requests on it")
+        self.spec = spec
+        self.free_blocks = spec.kv_blocks
+
+    def _resume(self, source: deque, resumed: list[int]) -> bool:
+        """Swap the head of ``source`` back in if it fits; return whether it did."""
+        seq = source[0]
+        if seq.blocks > self.free_blocks:
+            return False
+        source.popleft()
+        self.free_blocks -= seq.blocks
+        self._swap_tokens += seq.prompt + seq.generated
+        self.swaps_in += 1
+        self.running.append(seq)
+        resumed.append(seq.prompt + seq.generated)
+        return True
+
+    def _admit(self) -> tuple[list[int], list[int]]:
+        """Admit requests for this step; return (prefill lengths, resumed contexts).
+
+        Swapped-out requests resume first, then waiting ones in queue order, then
+        evicted ones once nothing waits.
+        """
         prefill: list[int] = []
+        resumed: list[int] = []
+        while self.swapped and len(self.running) < self.max_batch:
+            if not self._resume(self.swapped, resumed):
+                return prefill, resumed
         budget = self.max_batched_tokens
         while self.waiting and len(self.running) < self.max_batch:
             seq = self.waiting[0]
             length = seq.prompt + seq.generated  # recompute what a preemption dropped
             blocks = self.spec.blocks_for(length + 1)
             if blocks > self.free_blocks or (prefill and length > budget):
-                break
+                return prefill, resumed
             self.waiting.popleft()
             self.free_blocks -= blocks
             seq.blocks = blocks
             self.running.append(seq)
             prefill.append(length)
             budget -= length
-        return prefill
+        while self.held and not self.waiting and len(self.running) < self.max_batch:
+            if not self._resume(self.held, resumed):
+                break
+        return prefill, resumed
 
     def _grow(self) -> None:
         """Give every running sequence the block its next token needs, preempting.
@@ -131,22 +191,57 @@ class ServingInstance:
                 i += 1
                 continue
             victim = self.running.pop()  # the newest; may be seq itself
-            self._preempt(victim)
+            self.preemptions += 1
+            if self.preemption == "swap":
+                self._swap_out(victim, self.swapped)
+            else:
+                self._drop(victim, front=True)
 
-    def _preempt(self, seq: _Seq) -> None:
-        """Free ``seq``'s blocks and put it back at the head of the queue (recompute)."""
+    def _drop(self, seq: _Seq, *, front: bool) -> None:
+        """Free ``seq``'s blocks and queue it for recompute."""
         self.free_blocks += seq.blocks
         seq.blocks = 0
-        self.waiting.appendleft(seq)
-        self.preemptions += 1
+        if front:
+            self.waiting.appendleft(seq)
+        else:
+            self.waiting.append(seq)
+
+    def _swap_out(self, seq: _Seq, into: deque) -> None:
+        """Copy ``seq``'s KV cache to CPU memory (it keeps its block count there)."""
+        self.free_blocks += seq.blocks
+        self._swap_tokens += seq.prompt + seq.generated
+        self.swaps_out += 1
+        into.append(seq)
+
+    def evict(self, rid: int, *, swap: bool) -> None:
+        """Take running request ``rid`` off the GPU (see the class notes).
+
+        Raises
+        ------
+        ValueError
+            If ``rid`` is not running here.
+        """
+        for i, seq in enumerate(self.running):
+            if seq.rid == rid:
+                del self.running[i]
+                break
+        else:
+            raise ValueError(f"request {rid} is not running on this instance")
+        self.evictions += 1
+        if swap:
+            self._swap_out(seq, self.held)
+        else:
+            self._drop(seq, front=False)
 
     def step(self, now: float) -> tuple[float, list[_Seq], list[_Seq]]:
         """Run one engine step from ``now``; return (end time, first tokens, finished)."""
         self._grow()
-        n_decoding = len(self.running)  # admitted sequences are appended after these
-        prefill = self._admit()
-        contexts = [s.prompt + s.generated for s in self.running[:n_decoding]]
-        duration = self.spec.step_time(prefill, contexts)
+        contexts = [s.prompt + s.generated for s in self.running]
+        prefill, resumed = self._admit()
+        duration = self.spec.step_time(prefill, contexts + resumed)
+        if self._swap_tokens:
+            duration += self.spec.swap_time(self._swap_tokens)
+            self._swap_tokens = 0
         end = now + duration
         self.steps += 1
         first, done, still = [], [], []
@@ -225,91 +320,55 @@ def simulate_fcfs(
     >>> res.tokens.tolist(), bool((res.first_token >= res.arrival).all())
     ([10, 20, 5], True)
     """
+    from scheduling.serving_baselines import FCFSPolicy
+    from scheduling.serving_sim import ClusterConfig, simulate_serving
+    from scheduling.traces import LLMRequests
+
     arr = np.asarray(arrival, dtype=float)
     pro = np.asarray(prompt, dtype=np.int64)
     out = np.asarray(output, dtype=np.int64)
     if not (arr.ndim == pro.ndim == out.ndim == 1 and arr.size == pro.size == out.size):
         raise ValueError("arrival, prompt and output must be 1-d arrays of equal length")
-    if arr.size and (not np.isfinite(arr).all() or (np.diff(arr) < 0).any() or arr[0] < 0):
-        raise ValueError("arrival times must be finite, >= 0 and non-decreasing")
     if (pro < 1).any() or (out < 1).any():
         i = int(np.flatnonzero((pro < 1) | (out < 1))[0])
         raise ValueError(f"request {i}: prompt {pro[i]} and output {out[i]} must be >= 1")
+    too_big = np.flatnonzero(-(-(pro + out) // spec.block_size) > spec.kv_blocks)
+    if too_big.size:
+        i = int(too_big[0])
+        raise ValueError(
+            f"request {i} needs {spec.blocks_for(int(pro[i] + out[i]))} KV blocks (prompt "
+            f"{pro[i]} + output {out[i]}), more than the instance's {spec.kv_blocks}"
+        )
     if placement not in ("least-loaded", "round-robin"):
         raise ValueError(f"placement must be 'least-loaded' or 'round-robin', got {placement!r}")
     if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
         raise ValueError(f"instances must be an integer >= 1, got {instances!r}")
-    engines = [ServingInstance(spec, max_batch, max_batched_tokens) for _ in range(instances)]
     n = arr.size
-    first = np.full(n, np.nan)
-    finish = np.full(n, np.nan)
-    where = np.full(n, -1, dtype=np.int64)
-    tokens = np.zeros(n, dtype=np.int64)
-    peak = [0] * instances
-    # event heap: (time, kind, seq, payload); kind 0 = arrival, 1 = step end
-    heap: list[tuple[float, int, int, int]] = [(float(arr[i]), 0, i, i) for i in range(n)]
-    heapq.heapify(heap)
-    stepping = [False] * instances
-    seq_no = n
-    turn = 0
-    kicked: set[int] = set()
-
-    def start(k: int, now: float) -> None:
-        nonlocal seq_no
-        eng = engines[k]
-        if stepping[k] or not eng.queued:
-            return
-        end, firsts, done = eng.step(now)
-        for s in firsts:
-            first[s.rid] = s.first_token
-        for s in done:
-            finish[s.rid] = end
-            tokens[s.rid] = s.generated
-        peak[k] = max(peak[k], eng.spec.kv_blocks - eng.free_blocks)
-        stepping[k] = True
-        seq_no += 1
-        heapq.heappush(heap, (end, 1, seq_no, k))
-
-    while heap:
-        now, kind, _, payload = heapq.heappop(heap)
-        if kind == 0:
-            i = payload
-            if placement == "round-robin":
-                k = turn % instances
-                turn += 1
-            else:
-                k = min(range(instances), key=lambda j: (engines[j].queued, j))
-            seq = _Seq(i, int(pro[i]), int(out[i]))
-            engines[k].enqueue(seq)
-            where[i] = k
-            kicked.add(k)
-        else:
-            stepping[payload] = False
-            kicked.add(payload)
-        if heap and heap[0][0] == now:
-            continue  # events of the same instant first: simultaneous arrivals batch
-        for k in sorted(kicked):
-            start(k, now)
-        kicked.clear()
-    if np.isnan(finish).any():
-        i = int(np.flatnonzero(np.isnan(finish))[0])
-        raise RuntimeError(f"request {i} never finished")
-    ttft = first - arr
-    e2e = finish - arr
-    makespan = float(finish.max() - arr.min()) if n else 0.0
+    name = spec.model.name
+    requests = LLMRequests(
+        arr, pro, out, model=np.full(n, name), slo_class=np.full(n, "none"),
+        slo_s=np.full(n, np.inf),
+    )  # fmt: skip
+    config = ClusterConfig(
+        instances=instances, models=(name,) * instances, specs={name: spec},
+        max_batch=max_batch, max_batched_tokens=max_batched_tokens,
+    )  # fmt: skip
+    policy = FCFSPolicy("least-outstanding" if placement == "least-loaded" else "round-robin")
+    run = simulate_serving(requests, policy, config)
+    s = run.summary
     summary = {
         "requests": n,
         "instances": instances,
-        "makespan_s": makespan,
-        "requests_per_s": n / makespan if makespan > 0 else math.nan,
-        "tokens_per_s": float(tokens.sum()) / makespan if makespan > 0 else math.nan,
-        "ttft_median_s": float(np.median(ttft)) if n else math.nan,
-        "ttft_p99_s": float(np.percentile(ttft, 99)) if n else math.nan,
-        "e2e_median_s": float(np.median(e2e)) if n else math.nan,
-        "e2e_p99_s": float(np.percentile(e2e, 99)) if n else math.nan,
-        "preemptions": sum(e.preemptions for e in engines),
-        "steps": sum(e.steps for e in engines),
-        "peak_kv_blocks": peak,
+        "makespan_s": s["makespan_s"],
+        "requests_per_s": s["requests_per_s"],
+        "tokens_per_s": s["tokens_per_s"],
+        "ttft_median_s": s["ttft_p50_s"],
+        "ttft_p99_s": s["ttft_p99_s"],
+        "e2e_median_s": s["e2e_p50_s"],
+        "e2e_p99_s": s["e2e_p99_s"],
+        "preemptions": s["lso"]["preemptions"],
+        "steps": s["steps"],
+        "peak_kv_blocks": s["peak_kv_blocks"],
         "kv_blocks": spec.kv_blocks,
     }
-    return ServingResult(arr, first, finish, where, tokens, summary)
+    return ServingResult(arr, run.first_token, run.finish, run.instance, run.tokens, summary)
