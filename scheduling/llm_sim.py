@@ -133,10 +133,12 @@ class ServingInstance:
     def _resume(self, source: deque, resumed: list[int]) -> bool:
         """Swap the head of ``source`` back in if it fits; return whether it did."""
         seq = source[0]
-        if seq.blocks > self.free_blocks:
+        blocks = self.spec.blocks_for(seq.prompt + seq.generated + 1)  # with its next token
+        if blocks > self.free_blocks:
             return False
         source.popleft()
-        self.free_blocks -= seq.blocks
+        seq.blocks = blocks
+        self.free_blocks -= blocks
         self._swap_tokens += seq.prompt + seq.generated
         self.swaps_in += 1
         self.running.append(seq)
@@ -207,8 +209,9 @@ class ServingInstance:
             self.waiting.append(seq)
 
     def _swap_out(self, seq: _Seq, into: deque) -> None:
-        """Copy ``seq``'s KV cache to CPU memory (it keeps its block count there)."""
+        """Copy ``seq``'s KV cache to CPU memory."""
         self.free_blocks += seq.blocks
+        seq.blocks = 0
         self._swap_tokens += seq.prompt + seq.generated
         self.swaps_out += 1
         into.append(seq)

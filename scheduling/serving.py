@@ -9,7 +9,7 @@ nobody knows before the request finishes), requests finish (now with their outpu
 * :class:`Dispatch` a request to an instance's engine queue (at its tail, or its head);
 * :class:`Evict` a running request off an instance (its KV cache is swapped to CPU memory
   or dropped for recompute, as the cluster is configured) to make room for an urgent one;
-* :class:`LoadModel` on an idle instance (model swapping; a warm start when the model's
+* :class:`LoadModel` on an idle instance (:meth:`ClusterView.idle`) (model swapping; a warm start when the model's
   weights are still in the instance's CPU memory);
 * :class:`WakeUp` at a later time (a periodic re-plan) even if nothing happens before.
 
@@ -133,6 +133,13 @@ class ClusterView:
     def outstanding(self, k: int) -> int:
         """Count the requests on instance ``k``: waiting, running or swapped out."""
         return self.__cluster.engines[k].queued
+
+    def idle(self, k: int, now: float) -> bool:
+        """Whether instance ``k`` holds no request, runs no step and loads no model."""
+        cluster = self.__cluster
+        return not (
+            cluster.engines[k].queued or cluster.stepping[k] or cluster.loading_until[k] > now
+        )
 
     def waiting(self, k: int) -> int:
         """Count the requests queued on instance ``k`` and not running."""

@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -163,6 +164,10 @@ class ServingRun:
         Requests refused at arrival, with the reason.
     summary : dict
         See :func:`simulate_serving`.
+    audit : dict or None
+        With ``simulate_serving(audit=True)``: ``"steps"``, one ``(instance, start, end,
+        model, ids of the requests that produced a token)`` per engine step, and
+        ``"loads"``, one ``(instance, start, end, model)`` per model load.
     """
 
     arrival: np.ndarray
@@ -175,6 +180,7 @@ class ServingRun:
     slo_s: np.ndarray
     dropped: dict
     summary: dict
+    audit: dict | None = None
 
     @property
     def ttft(self) -> np.ndarray:
@@ -217,6 +223,7 @@ class _Cluster:
     loaded: list[str]
     loading_until: list[float]
     cpu_models: list[list[str]]
+    stepping: list[bool]
     loads: dict[str, int] = field(default_factory=lambda: {"cold": 0, "warm": 0})
 
     def load_time(self, k: int, model: str) -> float:
@@ -273,6 +280,7 @@ def simulate_serving(
     *,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    audit: bool = False,
 ) -> ServingRun:
     """Serve ``requests`` on a simulated cluster, asking ``policy`` for every decision.
 
@@ -286,6 +294,8 @@ def simulate_serving(
         Randomness handed to the policy's ``reset``.
     progress : callable, optional
         ``progress(done, total)`` after each instant at which requests finished.
+    audit : bool, default False
+        Keep a log of every engine step and model load (:attr:`ServingRun.audit`).
 
     Returns
     -------
@@ -322,7 +332,7 @@ def simulate_serving(
         for m in initial
     ]
     world = _Cluster(config, specs, engines, list(initial), [0.0] * len(initial),
-                     [[] for _ in initial])  # fmt: skip
+                     [[] for _ in initial], [False] * len(initial))  # fmt: skip
     view = ClusterView(world)
     policy.reset(view, np.random.default_rng(seed))
 
@@ -335,12 +345,13 @@ def simulate_serving(
     placed = np.zeros(n, dtype=bool)
     busy = [0.0] * len(engines)
     peak = [0] * len(engines)
-    stepping = [False] * len(engines)
+    stepping = world.stepping
     done_at_end: list[list[_Seq]] = [[] for _ in engines]
     state = {"decide": False, "kick": False, "finished": 0, "next": 0}
     kicked: set[int] = set()
     sim = Simulation()
     outputs = requests.output_tokens
+    log: dict | None = {"steps": [], "loads": []} if audit else None
 
     def need_decision() -> None:
         if not state["decide"]:
@@ -449,6 +460,8 @@ def simulate_serving(
             world.loaded[k] = model
             world.loading_until[k] = now + seconds
             engines[k].load(specs[model])
+            if log is not None:
+                log["loads"].append((k, now, now + seconds, model))
             sim.schedule(now + seconds, "loaded", k)
         elif isinstance(action, WakeUp):
             t = float(action.time)
@@ -485,6 +498,9 @@ def simulate_serving(
                 tokens[s.rid] = s.generated
             if eng.free_blocks < 0:
                 raise AssertionError(f"instance {k} holds more KV blocks than it has")
+            if log is not None:
+                ids = tuple(s.rid for s in eng.running) + tuple(s.rid for s in done)
+                log["steps"].append((k, now, end, model, ids))
             peak[k] = max(peak[k], eng.spec.kv_blocks - eng.free_blocks)
             busy[k] += end - now
             done_at_end[k] = done
@@ -507,8 +523,9 @@ def simulate_serving(
     stuck = [k for k, e in enumerate(engines) if e.queued]
     if stuck:
         raise RuntimeError(f"instances {stuck} still hold requests at the end")
-    return _run(requests, first, finish, where, tokens, dropped, engines, world, busy, peak,
-                policy)  # fmt: skip
+    run = _run(requests, first, finish, where, tokens, dropped, engines, world, busy, peak,
+               policy)  # fmt: skip
+    return dataclasses.replace(run, audit=log) if audit else run
 
 
 def _check_instance(k: object, count: int, action: object) -> None:

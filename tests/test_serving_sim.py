@@ -1,0 +1,336 @@
+"""The serving cluster simulator: conservation, model loads, action checks, hidden lengths."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduling.engine import Instance
+from scheduling.serving import (
+    ClusterView,
+    Dispatch,
+    Evict,
+    LoadModel,
+    ServingActionError,
+    ServingPolicy,
+)
+from scheduling.serving_baselines import CentralQueuePolicy, FCFSPolicy
+from scheduling.serving_sim import ClusterConfig, default_models, simulate_serving
+from scheduling.traces import LLMRequests
+
+MODELS = ("mistral-7b", "vicuna-13b")
+
+
+def workload(n, *, seed=0, models=MODELS, span=5.0, prompt=300, output=120):
+    rng = np.random.default_rng(seed)
+    return LLMRequests(
+        np.sort(rng.uniform(0, span, n)),
+        rng.integers(1, prompt, n),
+        rng.integers(1, output, n),
+        model=rng.choice(models, n),
+        slo_class=rng.choice(["interactive", "batch"], n),
+        slo_s=rng.choice([20.0, 600.0], n),
+    )
+
+
+def small(model: str, blocks: int) -> Instance:
+    """``model`` on an A100 with memory for about ``blocks`` KV blocks of 16 tokens."""
+    base = Instance(model, "a100")
+    per_block = 16 * base.model.kv_bytes_per_token
+    need = base.model.weight_bytes + 2e9 + (blocks + 0.5) * per_block
+    return Instance(model, "a100", memory_utilization=need / 80e9)
+
+
+class ChaosPolicy(ServingPolicy):
+    """Random legal actions: dispatches, evictions and model loads."""
+
+    name = "chaos"
+
+    def reset(self, view, rng):
+        self.rng = rng
+        self.waiting = []
+
+    def on_arrival(self, now, requests):
+        self.waiting.extend(requests)
+
+    def decide(self, now, view):
+        actions, models, busy = [], {}, set()
+        for k in range(view.n_instances):
+            models[k] = view.model(k)
+        for k in range(view.n_instances):
+            running = view.running(k)
+            if running and self.rng.random() < 0.3:
+                actions.append(Evict(k, running[self.rng.integers(len(running))][0]))
+            if (
+                view.idle(k, now)
+                and self.waiting
+                and self.rng.random() < 0.5
+            ):
+                want = self.waiting[self.rng.integers(len(self.waiting))].model
+                if want != models[k]:
+                    actions.append(LoadModel(k, want))
+                    models[k] = want
+                    busy.add(k)
+        keep = []
+        for req in self.waiting:
+            ks = [k for k in range(view.n_instances) if models[k] == req.model]
+            if ks and self.rng.random() < 0.7:
+                actions.append(Dispatch(req.rid, int(self.rng.choice(ks)), self.rng.random() < 0.2))
+            else:
+                keep.append(req)
+        self.waiting = keep
+        if keep:
+            from scheduling.serving import WakeUp
+
+            actions.append(WakeUp(now + 0.5))
+        return actions
+
+
+def check_audit(run, reqs, config: ClusterConfig, specs: dict[str, Instance]):
+    """Independent invariants from the step log."""
+    steps = run.audit["steps"]
+    loads = run.audit["loads"]
+    produced = defaultdict(int)
+    by_instance = defaultdict(list)
+    for k, start, end, model, ids in steps:
+        assert end > start
+        by_instance[k].append((start, end, "step", model))
+        assert len(set(ids)) == len(ids) <= config.max_batch
+        spec = specs[model]
+        need = 0
+        for rid in ids:
+            assert reqs.model[rid] == model  # one model per instance at a time
+            need += spec.blocks_for(int(reqs.prompt_tokens[rid]) + produced[rid] + 1)
+            produced[rid] += 1
+        assert need <= spec.kv_blocks  # the KV cache never overflows
+    for k, start, end, model in loads:
+        by_instance[k].append((start, end, "load", model))
+    for spans in by_instance.values():
+        spans.sort()
+        for (s0, e0, _, m0), (s1, _, kind, m1) in zip(spans, spans[1:], strict=False):
+            assert s1 >= e0 - 1e-12  # steps and loads never overlap on an instance
+            if kind == "step" and m0 != m1:
+                assert False, "a step ran a model that was not loaded"
+    served = np.flatnonzero(np.isfinite(run.finish))
+    for rid in range(len(reqs)):
+        if rid in run.dropped:
+            assert produced[rid] == 0
+            continue
+        # every token exactly once, across preemptions, evictions and swaps
+        assert produced[rid] == reqs.output_tokens[rid] == run.tokens[rid]
+    assert served.size + len(run.dropped) == len(reqs)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10**6), swap=st.booleans(), blocks=st.integers(30, 200))
+def test_conservation_under_random_actions(seed, swap, blocks):
+    reqs = workload(int(np.random.default_rng(seed).integers(5, 50)), seed=seed)
+    specs = {m: small(m, blocks) for m in MODELS}
+    config = ClusterConfig(
+        instances=3, models=("mistral-7b", "vicuna-13b", "mistral-7b"), specs=specs,
+        max_batch=8, state_swapping=swap,
+    )  # fmt: skip
+    run = simulate_serving(reqs, ChaosPolicy(), config, seed=seed, audit=True)
+    for rid, reason in run.dropped.items():  # dropped only when it could never fit
+        spec = specs[reqs.model[rid]]
+        assert spec.blocks_for(int(reqs.prompt_tokens[rid] + reqs.output_tokens[rid])) > (
+            spec.kv_blocks
+        )
+        assert "KV tokens" in reason
+    check_audit(run, reqs, config, specs)
+    ttft = run.first_token - run.arrival
+    assert (ttft[np.isfinite(ttft)] > 0).all()
+    assert (run.finish[np.isfinite(run.finish)] >= run.first_token[np.isfinite(run.finish)]).all()
+
+
+def test_model_load_times_cold_then_warm():
+    """Load vicuna (cold), then mistral back (warm): times from the cost model."""
+    spec_m, spec_v = Instance("mistral-7b", "a100"), Instance("vicuna-13b", "a100")
+    reqs = LLMRequests(
+        np.array([0.0, 0.0, 0.0]), np.array([10, 10, 10]), np.array([2, 2, 2]),
+        model=np.array(["vicuna-13b", "mistral-7b", "vicuna-13b"]),
+        slo_class=np.array(["a", "a", "a"]), slo_s=np.array([100.0] * 3),
+    )  # fmt: skip
+
+    class Script(ServingPolicy):
+        name = "script"
+
+        def reset(self, view, rng):
+            self.stage = 0
+
+        def decide(self, now, view):
+            if self.stage == 0:
+                self.stage = 1
+                return [LoadModel(0, "vicuna-13b"), Dispatch(0, 0)]
+            if self.stage == 1 and view.idle(0, now):
+                self.stage = 2
+                return [LoadModel(0, "mistral-7b"), Dispatch(1, 0)]
+            if self.stage == 2 and view.idle(0, now):
+                self.stage = 3
+                return [LoadModel(0, "vicuna-13b"), Dispatch(2, 0)]
+            return []
+
+    run = simulate_serving(reqs, Script(), ClusterConfig(instances=1, models=("mistral-7b",)),
+                           audit=True)  # fmt: skip
+    cold_v = spec_v.model_load_time()
+    warm_m = spec_m.model_load_time(warm=True)
+    warm_v = spec_v.model_load_time(warm=True)
+    two = spec_v.step_time([10]) + spec_v.step_time([], [11])
+    assert run.first_token[0] == pytest.approx(cold_v + spec_v.step_time([10]))
+    assert run.finish[0] == pytest.approx(cold_v + two)
+    t = cold_v + two + warm_m
+    assert run.finish[1] == pytest.approx(t + spec_m.step_time([10]) + spec_m.step_time([], [11]))
+    t = run.finish[1] + warm_v
+    assert run.finish[2] == pytest.approx(t + two)
+    assert run.summary["lso"]["model_loads_cold"] == 1
+    assert run.summary["lso"]["model_loads_warm"] == 2
+    assert [m for *_, m in run.audit["loads"]] == ["vicuna-13b", "mistral-7b", "vicuna-13b"]
+
+
+def test_swap_preemption_costs_pcie_time_and_keeps_tokens():
+    """Two requests outgrow a tiny cache: the newest is swapped out, then back in."""
+    spec = small("mistral-7b", 6)  # 6 blocks of 16 tokens
+    reqs = LLMRequests(
+        np.array([0.0, 0.0]), np.array([30, 30]), np.array([20, 20]),
+        model=np.array(["mistral-7b"] * 2), slo_class=np.array(["a", "a"]),
+        slo_s=np.array([100.0, 100.0]),
+    )  # fmt: skip
+    config = ClusterConfig(instances=1, models=("mistral-7b",), specs={"mistral-7b": spec},
+                           state_swapping=True)  # fmt: skip
+    run = simulate_serving(reqs, FCFSPolicy(), config, audit=True)
+    assert run.summary["lso"]["swaps_out"] == run.summary["lso"]["swaps_in"] >= 1
+    assert run.tokens.tolist() == [20, 20]
+    check_audit(run, reqs, config, {"mistral-7b": spec})
+    recompute = simulate_serving(
+        reqs, FCFSPolicy(), ClusterConfig(instances=1, models=("mistral-7b",),
+                                          specs={"mistral-7b": spec}),
+    )  # fmt: skip
+    assert recompute.summary["lso"]["swaps_out"] == 0
+    assert recompute.summary["lso"]["preemptions"] >= 1
+
+
+def test_impossible_actions_are_refused_by_name():
+    reqs = workload(3, models=("mistral-7b",))
+    config = ClusterConfig(instances=2, models=("mistral-7b", "vicuna-13b"))
+
+    def run_with(actions):
+        class Bad(ServingPolicy):
+            name = "bad"
+
+            def decide(self, now, view):
+                return actions
+
+        return simulate_serving(reqs, Bad(), config)
+
+    with pytest.raises(ServingActionError, match="needs mistral-7b, instance 1 has vicuna"):
+        run_with([Dispatch(0, 1)])
+    with pytest.raises(ServingActionError, match="already dispatched"):
+        run_with([Dispatch(0, 0), Dispatch(0, 0)])
+    with pytest.raises(ServingActionError, match="not running"):
+        run_with([Evict(0, 0)])
+    with pytest.raises(ServingActionError, match="not idle"):
+        run_with([Dispatch(0, 0), LoadModel(0, "vicuna-13b")])
+    with pytest.raises(ServingActionError, match="not on this cluster"):
+        run_with([LoadModel(0, "gpt-9")])
+    with pytest.raises(ServingActionError, match=r"instance must be an integer in \[0, 2\)"):
+        run_with([Dispatch(0, 5)])
+    with pytest.raises(RuntimeError, match="never dispatched 3 requests"):
+        run_with([])
+
+
+def test_bad_configs_and_workloads_are_refused():
+    with pytest.raises(ValueError, match="one model per instance"):
+        ClusterConfig(instances=2, models=("mistral-7b",))
+    with pytest.raises(ValueError, match="instances must be an integer >= 1"):
+        ClusterConfig(instances=0)
+    with pytest.raises(ValueError, match="llama-2-70b.*cannot run on this cluster"):
+        simulate_serving(workload(2, models=("llama-2-70b",)), FCFSPolicy(),
+                         ClusterConfig(instances=1, gpu="a10"))  # fmt: skip
+    bare = LLMRequests(np.zeros(1), np.ones(1, dtype=int), np.ones(1, dtype=int))
+    with pytest.raises(ValueError, match="assign_classes"):
+        simulate_serving(bare, FCFSPolicy())
+
+
+def test_default_models_share_instances_by_requests():
+    assert default_models(["a"] * 5 + ["b"] * 5, 4) == ("a", "a", "b", "b")
+    assert default_models(["a"] * 9 + ["b"], 4) == ("a", "a", "a", "b")  # every model one
+    assert default_models(["a", "b", "c"], 2) == ("a", "b")  # more models than instances
+
+
+def test_edf_serves_urgent_requests_first_under_overload():
+    """One instance, a burst of batch requests, then interactive ones: EDF lets the
+    interactive ones overtake; FCFS makes them wait."""
+    n_batch, n_int = 60, 10
+    reqs = LLMRequests(
+        np.r_[np.zeros(n_batch), np.full(n_int, 0.001)],
+        np.full(n_batch + n_int, 200), np.full(n_batch + n_int, 400),
+        model=np.array(["mistral-7b"] * (n_batch + n_int)),
+        slo_class=np.array(["batch"] * n_batch + ["interactive"] * n_int),
+        slo_s=np.r_[np.full(n_batch, 3600.0), np.full(n_int, 20.0)],
+    )  # fmt: skip
+    config = ClusterConfig(instances=1, max_batch=8)
+    fcfs = simulate_serving(reqs, FCFSPolicy(), config)
+    edf = simulate_serving(reqs, CentralQueuePolicy("edf"), config)
+    urgent = slice(n_batch, None)
+    assert edf.met[urgent].all()
+    assert not fcfs.met[urgent].any()
+    assert edf.summary["slo_attainment_by_class"]["interactive"] == 1.0
+
+
+class HiddenLengths:
+    """Output lengths only the simulator may read (before a request finishes)."""
+
+    def __init__(self, lengths):
+        self._lengths = np.asarray(lengths)
+        self.reads = 0
+
+    def __len__(self):
+        return self._lengths.size
+
+    def __getitem__(self, i):
+        caller = sys._getframe(1).f_globals.get("__name__")
+        if caller != "scheduling.serving_sim":
+            raise AssertionError(f"{caller} read a true output length")
+        self.reads += 1
+        return self._lengths[i]
+
+    def __array__(self, dtype=None, copy=None):
+        raise AssertionError(f"{sys._getframe(1).f_globals.get('__name__')} read every length")
+
+
+def hidden_workload(n, seed=0):
+    reqs = workload(n, seed=seed)
+    return LLMRequests(reqs.arrival, reqs.prompt_tokens, HiddenLengths(reqs.output_tokens),
+                       reqs.model, reqs.slo_class, reqs.slo_s)  # fmt: skip
+
+
+@pytest.mark.parametrize("policy", [FCFSPolicy(), CentralQueuePolicy("edf")], ids=str)
+def test_policies_never_read_true_lengths(policy):
+    reqs = hidden_workload(40)
+    config = ClusterConfig(instances=2, models=MODELS)
+    run = simulate_serving(reqs, policy, config)
+    assert run.summary["finished"] == 40
+    assert reqs.output_tokens.reads == 40  # once each, by the simulator
+
+
+def test_hidden_lengths_catch_a_policy_that_peeks():
+    reqs = hidden_workload(5)
+
+    class Peek(FCFSPolicy):
+        def on_arrival(self, now, requests):
+            reqs.output_tokens[requests[0].rid]
+            super().on_arrival(now, requests)
+
+    with pytest.raises(AssertionError, match="read a true output length"):
+        simulate_serving(reqs, Peek(), ClusterConfig(instances=2, models=MODELS))
+
+
+def test_view_is_read_only():
+    view = ClusterView(object())
+    with pytest.raises(AttributeError):
+        view.n_instances = 3
