@@ -9,8 +9,8 @@ nobody knows before the request finishes), requests finish (now with their outpu
 * :class:`Dispatch` a request to an instance's engine queue (at its tail, or its head);
 * :class:`Evict` a running request off an instance (its KV cache is swapped to CPU memory
   or dropped for recompute, as the cluster is configured) to make room for an urgent one;
-* :class:`LoadModel` on an idle instance (:meth:`ClusterView.idle`) (model swapping; a warm start when the model's
-  weights are still in the instance's CPU memory);
+* :class:`LoadModel` on an idle instance (:meth:`ClusterView.idle`): model swapping, a
+  warm start when the model's weights are still in the instance's CPU memory;
 * :class:`WakeUp` at a later time (a periodic re-plan) even if nothing happens before.
 
 The policy reads the cluster through a :class:`ClusterView`: read-only accessors, so it
