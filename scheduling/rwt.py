@@ -27,7 +27,7 @@ from scipy.stats import norm
 
 from scheduling.engine import Instance
 
-__all__ = ["OutputLengthStats", "RWTEstimator", "decode_throughput"]
+__all__ = ["OutputLengthStats", "RWTEstimator", "decode_throughput", "full_batch"]
 
 
 @dataclass
@@ -95,6 +95,26 @@ def decode_throughput(spec: Instance, batch: int, context: int) -> float:
     if batch < 1 or context < 0:
         raise ValueError("batch must be >= 1 and context >= 0")
     return batch / spec.step_time(decode_contexts=[context] * batch)
+
+
+def full_batch(spec: Instance, max_batch: int, prompt: float, output: float) -> tuple[int, float]:
+    """Batch size and token throughput of ``spec`` decoding a typical full batch.
+
+    The batch is as many requests of ``prompt + output`` tokens as the KV cache holds
+    (at most ``max_batch``, at least 1); each decodes at the context ``prompt + output /
+    2``, half-way through its output.
+
+    Examples
+    --------
+    >>> inst = Instance("mistral-7b", "a100")
+    >>> batch, rate = full_batch(inst, 256, 1000, 200)
+    >>> batch, round(rate)
+    (256, 7206)
+    """
+    if max_batch < 1 or prompt < 0 or output < 0:
+        raise ValueError("max_batch must be >= 1 and prompt, output >= 0")
+    batch = max(1, min(int(max_batch), spec.kv_tokens // max(1, int(prompt + output))))
+    return batch, decode_throughput(spec, batch, int(prompt + output / 2))
 
 
 @dataclass

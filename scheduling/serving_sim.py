@@ -44,6 +44,7 @@ import numpy as np
 
 from scheduling.engine import Instance
 from scheduling.llm_sim import ServingInstance, _Seq
+from scheduling.rwt import full_batch
 from scheduling.serving import (
     ClusterView,
     Dispatch,
@@ -57,7 +58,7 @@ from scheduling.serving import (
 from scheduling.sim import Simulation
 from scheduling.traces import LLMRequests
 
-__all__ = ["ClusterConfig", "ServingRun", "default_models", "simulate_serving"]
+__all__ = ["ClusterConfig", "ServingRun", "default_models", "request_cost", "simulate_serving"]
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,8 @@ class ClusterConfig:
         GPUs per instance (tensor parallel).
     models : sequence of str, optional
         Model loaded on each instance at time 0 (one name per instance). Default: the
-        workload's models shared out in proportion to their requests
-        (:func:`default_models`).
+        workload's models shared out in proportion to their demand, requests times
+        :func:`request_cost` (:func:`default_models`).
     max_batch : int, default 256
         Sequences an engine runs at once (vLLM's ``max_num_seqs``).
     max_batched_tokens : int, default 8192
@@ -118,25 +119,34 @@ class ClusterConfig:
             object.__setattr__(self, "models", tuple(self.models))
 
 
-def default_models(names: Sequence[str], instances: int) -> tuple[str, ...]:
+def default_models(
+    names: Sequence[str], instances: int, cost: Mapping[str, float] | None = None
+) -> tuple[str, ...]:
     """Share ``instances`` among the models of ``names`` (one entry per request).
 
-    Each model gets instances in proportion to its requests (largest remainders), at
-    least one while there are instances to give.
+    Each model gets instances in proportion to its demand -- its requests times
+    ``cost[model]``, the instance-seconds one of its requests takes (default 1) -- by
+    largest remainders, and at least one while there are instances to give.
 
     Examples
     --------
     >>> default_models(["a"] * 6 + ["b"] * 3 + ["c"], 4)
     ('a', 'a', 'b', 'c')
+    >>> default_models(["a"] * 6 + ["b"] * 3 + ["c"], 4, cost={"a": 1, "b": 4, "c": 1})
+    ('b', 'b', 'a', 'c')
     """
     models, counts = np.unique(np.asarray(names, dtype=str), return_counts=True)
     if models.size == 0:
         raise ValueError("no requests to share instances by")
-    order = np.argsort(-counts, kind="stable")
-    models, counts = models[order], counts[order]
-    share = counts / counts.sum() * instances
+    cost = cost or {}
+    demand = counts * np.array([float(cost.get(m, 1.0)) for m in models.tolist()])
+    if not (np.isfinite(demand).all() and (demand > 0).all()):
+        raise ValueError(f"cost must be finite and > 0 for every model, got {dict(cost)}")
+    order = np.argsort(-demand, kind="stable")
+    models, demand = models[order], demand[order]
+    share = demand / demand.sum() * instances
     given = np.minimum(np.maximum(np.floor(share), 1), instances).astype(int)
-    while given.sum() > instances:  # more models than instances: drop the rarest
+    while given.sum() > instances:  # more models than instances: drop the least demand
         given[np.flatnonzero(given)[-1]] -= 1
     rest = share - np.floor(share)
     for i in np.argsort(-rest, kind="stable"):
@@ -144,6 +154,23 @@ def default_models(names: Sequence[str], instances: int) -> tuple[str, ...]:
             break
         given[i] += 1
     return tuple(m for m, g in zip(models.tolist(), given.tolist(), strict=True) for _ in range(g))
+
+
+def request_cost(spec: Instance, max_batch: int, prompt: float, output: float = 200.0) -> float:
+    """Instance-seconds one request takes on ``spec`` amid a full batch.
+
+    Its prefill (the compute of its prompt, without the per-step overhead) plus its share
+    of decoding: ``output`` tokens at the full-batch token rate (:func:`full_batch`).
+    ``output`` is a sizing assumption (default 200 tokens), not a true length.
+
+    Examples
+    --------
+    >>> from scheduling.engine import Instance
+    >>> round(request_cost(Instance("mistral-7b", "a100"), 256, 1000), 4)
+    0.1065
+    """
+    prefill = spec.step_time([max(1, round(prompt))]) - spec.step_overhead_s
+    return prefill + output / full_batch(spec, max_batch, prompt, output)[1]
 
 
 @dataclass(frozen=True)
@@ -322,10 +349,15 @@ def simulate_serving(
     n = arr.size
     names = np.asarray(requests.model, dtype=str)
     classes = np.asarray(requests.slo_class, dtype=str)
-    initial = config.models or (default_models(names, config.instances) if n else None)
-    if initial is None:
+    if config.models is None and not n:
         raise ValueError("an empty workload needs config.models")
-    specs = _specs(set(names.tolist()) | set(initial), config)
+    specs = _specs(set(names.tolist()) | set(config.models or ()), config)
+    if config.models is None:
+        prompt = float(pro.mean())
+        cost = {m: request_cost(s, config.max_batch, prompt) for m, s in specs.items()}
+        initial = default_models(names, config.instances, cost)
+    else:
+        initial = config.models
     mode = "swap" if config.state_swapping else "recompute"
     engines = [
         ServingInstance(specs[m], config.max_batch, config.max_batched_tokens, preemption=mode)
