@@ -91,7 +91,115 @@ def build_parser() -> argparse.ArgumentParser:
         help="refuse a search whose estimated running time is longer (default 600)",
     )
     _add_rides_parser(sub)
+    _add_serve_parser(sub)
     return parser
+
+
+def _add_serve_parser(sub: argparse._SubParsersAction) -> None:
+    from scheduling.engine import GPUS, MODELS
+    from scheduling.serving_run import SERVING_POLICIES
+
+    serve = sub.add_parser(
+        "serve-sim",
+        help="simulate LLM serving: QLM and the baselines on a trace or the embedded workload",
+    )
+    serve.add_argument("--trace", default=None, help="Azure LLM trace CSV (default: generated)")
+    serve.add_argument("--model", default=None, choices=sorted(MODELS),
+                       help="serve every request with this model")  # fmt: skip
+    serve.add_argument(
+        "--models",
+        default="mistral-7b,vicuna-13b",
+        help="comma-separated models shared by the requests (without --model)",
+    )
+    serve.add_argument("--gpu", default="a100", help=f"one of {', '.join(sorted(GPUS))}")
+    serve.add_argument("--tp", type=int, default=1, help="GPUs per instance")
+    serve.add_argument("--instances", type=int, default=4)
+    serve.add_argument("--policy", default="all", choices=["all", *SERVING_POLICIES])
+    serve.add_argument("--requests", type=int, default=2000,
+                       help="generated requests (without --trace)")  # fmt: skip
+    serve.add_argument(
+        "--loads",
+        default=None,
+        help="comma-separated offered loads (1 = nominal capacity); default 1,2,3 for "
+        "generated requests, the trace as recorded otherwise",
+    )
+    serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--out", default="groupmatch-results", help="folder for CSV and PNG")
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from scheduling.serving_run import (
+        SERVING_POLICIES,
+        at_load,
+        default_workload,
+        format_serving_table,
+        offered_load,
+        plot_attainment,
+        run_policies,
+    )
+    from scheduling.serving_sim import ClusterConfig
+    from scheduling.traces import assign_classes, load_azure_trace
+
+    models = [args.model] if args.model else [m for m in args.models.split(",") if m]
+    if not models:
+        raise ValueError("--models names no model")
+    config = ClusterConfig(instances=args.instances, gpu=args.gpu, tp=args.tp)
+    out = Path(args.out)
+    _check_out_folder(out, "serving_requests")
+    if args.trace is not None:
+        reqs = assign_classes(load_azure_trace(args.trace), models=models, seed=args.seed)
+        name = Path(args.trace).name
+    else:
+        reqs = default_workload(args.requests, models=models, seed=args.seed)
+        name = f"generated azure-conv x {args.requests}"
+    if args.loads is not None:
+        loads = [float(x) for x in args.loads.split(",") if x]
+    elif args.trace is None:
+        loads = [1.0, 2.0, 3.0]
+    else:
+        loads = [None]
+    policies = SERVING_POLICIES if args.policy == "all" else (args.policy,)
+    print(f"{name}: {len(reqs)} requests, models {', '.join(models)}; {args.instances} x "
+          f"{args.tp} x {args.gpu}")  # fmt: skip
+    rows, csv_runs = [], []
+    with Progress(transient=True) as bar:
+
+        def progress(label: str):
+            task = bar.add_task(label, total=len(reqs))
+            return lambda done, total: bar.update(task, completed=done, total=total)
+
+        for load in loads:
+            work = reqs if load is None else at_load(reqs, config, load)
+            level = offered_load(work, config) if load is None else load
+            label = f"@ load {level:.2f}"
+            runs = run_policies(work, config, policies, seed=args.seed,
+                                progress=lambda p, at=label: progress(f"{p} {at}"))  # fmt: skip
+            for run, row in runs:
+                rows.append({"load": round(level, 3), **row})
+                csv_runs.append((level, run))
+    print(format_serving_table(rows))
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path = out / "serving_requests.csv"
+    _write_serving_csv(csv_path, csv_runs)
+    png = plot_attainment(rows, out / "serving_attainment.png", title=name)
+    print(f"wrote {csv_path}, {png}")
+    return 0
+
+
+def _write_serving_csv(path: Path, runs: list) -> None:
+    """One CSV of every run's requests, with the load and policy in front."""
+    import csv
+
+    from scheduling.serving_sim import ServingRun
+
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["load", "policy", *ServingRun.COLUMNS])
+        for level, run in runs:
+            prefix = [f"{level:.3f}", run.summary["policy"]]
+            writer.writerows(prefix + row for row in run.table())
 
 
 def _add_rides_parser(sub: argparse._SubParsersAction) -> None:
@@ -370,6 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_adversary(args)
         if args.command == "rides":
             return _run_rides(args)
+        if args.command == "serve-sim":
+            return _run_serve(args)
         return _run_solve(args)
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stdout = open(os.devnull, "w")  # keep the interpreter's final flush quiet

@@ -129,7 +129,7 @@ class QLMPolicy(ServingPolicy):
     Parameters
     ----------
     lsos : LSOs, optional
-    group_size : int, default 32
+    group_size : int, default 8
         Most requests in one group.
     z : float, default 1.645
         Normal quantile of the waiting-time bound.
@@ -142,6 +142,12 @@ class QLMPolicy(ServingPolicy):
         How the global plan is solved (:func:`scheduling.qlm_plan.plan_queues`).
     time_limit_s : float, default 0.05
         The plan's solver time limit.
+    pull_ahead : int, default 4
+        Most requests an instance holds queued in its engine, not yet running: pulling
+        stops there, so the order of everything else stays the plan's.
+    swap_memory_s : float, default 120
+        An instance may leave its model for another only when no group of its model
+        waits, and never as the last instance of a model requested within this time.
     """
 
     name = "qlm"
@@ -150,7 +156,7 @@ class QLMPolicy(ServingPolicy):
         self,
         lsos: LSOs | None = None,
         *,
-        group_size: int = 32,
+        group_size: int = 8,
         z: float = 1.645,
         prior_mean: float = 200.0,
         prior_std: float = 200.0,
@@ -159,6 +165,8 @@ class QLMPolicy(ServingPolicy):
         min_replan_interval_s: float = 1.0,
         method: str = "auto",
         time_limit_s: float = 0.05,
+        pull_ahead: int = 4,
+        swap_memory_s: float = 120.0,
     ) -> None:
         if isinstance(group_size, bool) or not isinstance(group_size, int) or group_size < 1:
             raise ValueError(f"group_size must be an integer >= 1, got {group_size!r}")
@@ -167,6 +175,10 @@ class QLMPolicy(ServingPolicy):
                             ("time_limit_s", time_limit_s)):  # fmt: skip
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+        if isinstance(pull_ahead, bool) or not isinstance(pull_ahead, int) or pull_ahead < 1:
+            raise ValueError(f"pull_ahead must be an integer >= 1, got {pull_ahead!r}")
+        if not swap_memory_s >= 0:
+            raise ValueError(f"swap_memory_s must be >= 0, got {swap_memory_s!r}")
         if method not in ("auto", "cp-sat", "edf"):
             raise ValueError(f"method must be 'auto', 'cp-sat' or 'edf', got {method!r}")
         self.lsos = LSOs() if lsos is None else lsos
@@ -178,12 +190,15 @@ class QLMPolicy(ServingPolicy):
         self.min_replan_interval_s = float(min_replan_interval_s)
         self.method = method
         self.time_limit_s = float(time_limit_s)
+        self.pull_ahead = pull_ahead
+        self.swap_memory_s = float(swap_memory_s)
 
     # ------------------------------------------------------------------ events
     def reset(self, view: ClusterView, rng: np.random.Generator) -> None:
         """Start with empty queues and the output-length prior."""
         self._stats = {m: OutputLengthStats(*self.prior) for m in view.models}
         self._prompts = [0, 0]  # count, sum of arrived prompt lengths
+        self._last_seen: dict[str, float] = {}
         self._prompt_mean = 1000.0
         self._rate = {m: self._throughput(view, m) for m in view.models}
         self._groups: dict[int, _Group] = {}
@@ -198,7 +213,7 @@ class QLMPolicy(ServingPolicy):
         self._last_plan = -math.inf
         self._wake_at = math.inf
         self._count = {"plans": 0, "plans_exact": 0, "replans_for_violation": 0,
-                       "evictions_ordered": 0, "model_swaps_ordered": 0}  # fmt: skip
+                       "evictions_ordered": 0, "model_swaps_ordered": 0, "steals": 0}  # fmt: skip
         self._plan_seconds: list[float] = []
 
     def _throughput(self, view: ClusterView, model: str) -> float:
@@ -227,6 +242,7 @@ class QLMPolicy(ServingPolicy):
             group.size += 1
             group.deadline = min(group.deadline, req.deadline)
             self._slo[req.rid] = req.slo_s
+            self._last_seen[req.model] = now
             self._prompts[0] += 1
             self._prompts[1] += req.prompt_tokens
         self._prompt_mean = self._prompts[1] / self._prompts[0]
@@ -255,9 +271,19 @@ class QLMPolicy(ServingPolicy):
         tokens += view.waiting(k) * mean
         return tokens / self._rate[view.model(k)]
 
+    def _may_swap(self, view: ClusterView, k: int, now: float) -> bool:
+        """Whether instance ``k`` may leave its model (see ``swap_memory_s``)."""
+        loaded = view.model(k)
+        if any(g.model == loaded and g.waiting for g in self._groups.values()):
+            return False
+        if now - self._last_seen.get(loaded, -math.inf) > self.swap_memory_s:
+            return True
+        return sum(view.model(j) == loaded for j in range(view.n_instances)) > 1
+
     def _plan_instance(self, view: ClusterView, k: int, now: float) -> PlanInstance:
         loaded = view.model(k)
-        models = view.models if self.lsos.model_swapping else (loaded,)
+        swap = self.lsos.model_swapping and self._may_swap(view, k, now)
+        models = view.models if swap else (loaded,)
         return PlanInstance(
             key=k,
             model=loaded,
@@ -265,6 +291,28 @@ class QLMPolicy(ServingPolicy):
             throughput={m: self._rate[m] for m in models},
             load_s={m: view.load_time(k, m) for m in models if m != loaded},
         )
+
+    def _plan_instances(
+        self, view: ClusterView, now: float, needed: set[str]
+    ) -> list[PlanInstance]:
+        """Describe every instance for the planner.
+
+        A needed model that no instance may take is opened to every instance (with
+        model swapping on).
+        """
+        instances = [self._plan_instance(view, k, now) for k in range(view.n_instances)]
+        covered = {m for inst in instances for m in inst.throughput}
+        missing = needed - covered
+        if missing and self.lsos.model_swapping:
+            instances = [
+                dataclasses.replace(
+                    inst,
+                    throughput={**inst.throughput, **{m: self._rate[m] for m in missing}},
+                    load_s={**inst.load_s, **{m: view.load_time(inst.key, m) for m in missing}},
+                )
+                for inst in instances
+            ]
+        return instances
 
     def _place_homes(self, view: ClusterView) -> None:
         """Give new groups an instance in turn (load balancing off)."""
@@ -281,7 +329,7 @@ class QLMPolicy(ServingPolicy):
         started = time.perf_counter()
         self._rate = {m: self._throughput(view, m) for m in view.models}
         live = [g for g in self._groups.values() if g.waiting]
-        instances = [self._plan_instance(view, k, now) for k in range(view.n_instances)]
+        instances = self._plan_instances(view, now, {g.model for g in live})
         if not self.lsos.load_balancing:
             self._place_homes(view)
         self._unplaced = []
@@ -319,7 +367,7 @@ class QLMPolicy(ServingPolicy):
                       len(self._groups[g].waiting))
             for g in sorted(live)
         ]  # fmt: skip
-        instances = [self._plan_instance(view, k, now) for k in range(view.n_instances)]
+        instances = self._plan_instances(view, now, {g.model for g in groups})
         queues = {k: tuple(g for g in q if g in live) for k, q in enumerate(self._queues)}
         return evaluate_plan(queues, groups, instances, length_stats=self._stats, z=self.z)[2]
 
@@ -355,10 +403,14 @@ class QLMPolicy(ServingPolicy):
         group.started = True
         return out
 
+    def _room(self, view: ClusterView, k: int) -> int:
+        """Count the requests instance ``k`` may pull now (its engine queue stays short)."""
+        return min(view.max_batch - view.outstanding(k), self.pull_ahead - view.waiting(k))
+
     def _serve_queue(self, view: ClusterView, k: int, now: float) -> list[Action]:
         queue = self._queues[k]
         actions: list[Action] = []
-        room = view.max_batch - view.outstanding(k)
+        room = self._room(view, k)
         loaded = view.model(k)
         while queue:
             group = self._groups[queue[0]]
@@ -371,7 +423,7 @@ class QLMPolicy(ServingPolicy):
                 actions.append(LoadModel(k, group.model))
                 self._count["model_swaps_ordered"] += 1
                 loaded = group.model
-                room = view.max_batch
+                room = min(view.max_batch, self.pull_ahead)
             if not self.lsos.pulling:
                 actions += self._dispatch(group, k, len(group.waiting), front=False)
                 queue.pop(0)
@@ -379,29 +431,56 @@ class QLMPolicy(ServingPolicy):
             if room <= 0 and self.lsos.eviction:
                 actions += self._evict_for(view, k, group, now)
             if room <= 0:
-                break
+                return actions
             taken = self._dispatch(group, k, room, front=False)
             room -= len(taken)
             actions += taken
             if group.waiting:
-                break
+                return actions
             queue.pop(0)
+        if self.lsos.pulling and self.lsos.load_balancing and room > 0 and not actions:
+            actions += self._steal(k, loaded, room)
         return actions
 
+    def _steal(self, k: int, model: str, room: int) -> list[Action]:
+        """Pull for an instance with room and nothing of its own to do.
+
+        Takes the earliest-deadline waiting group of its model from any queue.
+        """
+        out: list[Action] = []
+        while room > 0:
+            best = min(
+                (self._groups[g] for q in self._queues for g in q
+                 if self._groups[g].model == model and self._groups[g].waiting),
+                key=lambda g: (g.deadline, g.gid), default=None,
+            )  # fmt: skip
+            if best is None:
+                break
+            taken = self._dispatch(best, k, room, front=False)
+            room -= len(taken)
+            out += taken
+            self._count["steals"] += 1
+        return out
+
     def _evict_for(self, view: ClusterView, k: int, group: _Group, now: float) -> list[Action]:
-        """Evict less urgent running requests when ``group`` would otherwise be late."""
+        """Evict less urgent running requests when ``group`` would otherwise be late.
+
+        The group waits for the requests queued ahead of it on the engine plus one more
+        to finish (the RWT bound over the instance's rate); when that passes its
+        deadline, running requests of classes with a longer SLO that have produced their
+        first token make way, at most as many as the group has waiting.
+        """
         stats = self._stats[group.model]
-        needed = len(group.waiting)
-        wait = (needed * stats.mean + self.z * stats.std * math.sqrt(needed)) / self._rate[
-            group.model
-        ]
+        ahead = view.waiting(k) + 1
+        bound = ahead * stats.mean + self.z * stats.std * math.sqrt(ahead)
+        wait = bound / self._rate[group.model]
         if now + wait <= group.deadline:
             return []
         victims = sorted(
             ((self._slo.get(rid, 0.0), -generated, rid) for rid, generated in view.running(k)
              if self._slo.get(rid, 0.0) > group.slo_s and generated >= 1),
             reverse=True,
-        )[:needed]  # fmt: skip
+        )[: len(group.waiting)]  # fmt: skip
         actions: list[Action] = [Evict(k, rid) for _, _, rid in victims]
         self._count["evictions_ordered"] += len(actions)
         return actions + self._dispatch(group, k, len(victims), front=True)

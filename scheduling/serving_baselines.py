@@ -9,7 +9,8 @@ None of them moves models: each instance serves the model it started with.
   served.
 * :class:`CentralQueuePolicy` -- requests wait in one central queue per model and an
   instance pulls the next one whenever it holds fewer than ``max_batch`` requests
-  (instances with the fewest outstanding requests pull first), in order of deadline
+  and fewer than ``pull_ahead`` queued in its engine (instances with the most room pull
+  first), in order of deadline
   (``order="edf"``, earliest deadline first on the time-to-first-token SLO) or of
   predicted output length (``order="sjf"``, shortest job first; the predictions are an
   input, e.g. :func:`noisy_length_predictions` standing in for a learned predictor).
@@ -96,9 +97,17 @@ class CentralQueuePolicy(ServingPolicy):
     order : {"edf", "sjf"}
     predicted : array_like, optional
         Predicted output length of every request (by request id); needed for ``"sjf"``.
+    pull_ahead : int, default 4
+        Most requests an instance holds queued in its engine, not yet running; pulling
+        stops there, so the central order decides everything else.
     """
 
-    def __init__(self, order: str = "edf", predicted: Sequence[float] | None = None) -> None:
+    def __init__(
+        self, order: str = "edf", predicted: Sequence[float] | None = None, pull_ahead: int = 4
+    ) -> None:
+        if isinstance(pull_ahead, bool) or not isinstance(pull_ahead, int) or pull_ahead < 1:
+            raise ValueError(f"pull_ahead must be an integer >= 1, got {pull_ahead!r}")
+        self.pull_ahead = pull_ahead
         if order not in ("edf", "sjf"):
             raise ValueError(f"order must be 'edf' or 'sjf', got {order!r}")
         if order == "sjf" and predicted is None:
@@ -132,7 +141,10 @@ class CentralQueuePolicy(ServingPolicy):
         for model, queue in self._queues.items():
             if not queue:
                 continue
-            room = {k: limit - view.outstanding(k) for k in self._by_model[model]}
+            room = {
+                k: min(limit - view.outstanding(k), self.pull_ahead - view.waiting(k))
+                for k in self._by_model[model]
+            }
             heap = [(-r, k) for k, r in room.items() if r > 0]
             heapq.heapify(heap)
             while queue and heap:

@@ -49,7 +49,10 @@ class OnlineMatchingPolicy(ServingPolicy):
     Parameters
     ----------
     seats : int, optional
-        Seats per instance (default: the cluster's ``max_batch``).
+        Seats per instance (default: the batch its model's KV cache holds at the prior's
+        lengths, :func:`~scheduling.rwt.full_batch`).
+    pull_ahead : int, default 4
+        Overflow requests are pulled while an instance has fewer than this many queued.
     mean_output, std_output : float, default 200
         Output-length prior used for the reservation times.
     mean_prompt : float, default 1000
@@ -73,7 +76,11 @@ class OnlineMatchingPolicy(ServingPolicy):
         std_output: float = 200.0,
         mean_prompt: float = 1000.0,
         z: float = 1.645,
+        pull_ahead: int = 4,
     ) -> None:
+        if isinstance(pull_ahead, bool) or not isinstance(pull_ahead, int) or pull_ahead < 1:
+            raise ValueError(f"pull_ahead must be an integer >= 1, got {pull_ahead!r}")
+        self.pull_ahead = pull_ahead
         if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)
                                   or seats < 1):  # fmt: skip
             raise ValueError(f"seats must be an integer >= 1, got {seats!r}")
@@ -92,11 +99,15 @@ class OnlineMatchingPolicy(ServingPolicy):
 
     def reset(self, view: ClusterView, rng: np.random.Generator) -> None:
         """Build the matcher: one resource per instance, ``seats`` each."""
-        seats = self.seats or view.max_batch
+        mean_out, _, mean_prompt, _ = self.prior
+        seats = [
+            self.seats or full_batch(view.spec(view.model(k)), view.max_batch, mean_prompt,
+                                     mean_out)[0]
+            for k in range(view.n_instances)
+        ]  # fmt: skip
         self._by_model = instances_by_model(view)
         self.reservation_s = np.array([self.reservation(view, k) for k in range(view.n_instances)])
-        self.matcher = OnlineMatcher([seats] * view.n_instances, GreedyPolicy(), reusable=True,
-                                     seed=rng)  # fmt: skip
+        self.matcher = OnlineMatcher(seats, GreedyPolicy(), reusable=True, seed=rng)
         self._new: list[RequestInfo] = []
         self._overflow: dict[str, list[tuple[float, int]]] = {m: [] for m in self._by_model}
         self._count = {"admitted": 0, "overflowed": 0}
@@ -130,7 +141,8 @@ class OnlineMatchingPolicy(ServingPolicy):
         self._new = []
         for model, queue in self._overflow.items():
             for k in self._by_model[model]:
-                room = view.max_batch - view.outstanding(k) - extra.get(k, 0)
+                room = min(view.max_batch - view.outstanding(k),
+                           self.pull_ahead - view.waiting(k)) - extra.get(k, 0)  # fmt: skip
                 while queue and room > 0:
                     actions.append(Dispatch(heapq.heappop(queue)[1], k))
                     room -= 1

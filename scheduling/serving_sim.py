@@ -220,23 +220,27 @@ class ServingRun:
         with np.errstate(invalid="ignore"):
             return self.ttft <= self.slo_s
 
+    #: Column names of :meth:`table`.
+    COLUMNS = ("request", "model", "slo_class", "slo_s", "arrival_s", "first_token_s",
+               "finish_s", "ttft_s", "instance", "tokens", "slo_met", "dropped")  # fmt: skip
+
+    def table(self) -> list[list[object]]:
+        """One row per request, in the order of :attr:`COLUMNS`."""
+        ttft, met = self.ttft, self.met
+        return [
+            [i, self.model[i], self.slo_class[i], self.slo_s[i], f"{self.arrival[i]:.6f}",
+             f"{self.first_token[i]:.6f}", f"{self.finish[i]:.6f}", f"{ttft[i]:.6f}",
+             int(self.instance[i]), int(self.tokens[i]), bool(met[i]), self.dropped.get(i, "")]
+            for i in range(self.arrival.size)
+        ]  # fmt: skip
+
     def to_csv(self, path: str | os.PathLike[str]) -> Path:
-        """Write one row per request; return the path."""
+        """Write :meth:`table` with a header; return the path."""
         out = Path(path)
         with out.open("w", newline="") as fh:
             w = csv.writer(fh)
-            w.writerow(
-                ["request", "model", "slo_class", "slo_s", "arrival_s", "first_token_s",
-                 "finish_s", "ttft_s", "instance", "tokens", "slo_met", "dropped"]
-            )  # fmt: skip
-            ttft, met = self.ttft, self.met
-            for i in range(self.arrival.size):
-                w.writerow(
-                    [i, self.model[i], self.slo_class[i], self.slo_s[i], f"{self.arrival[i]:.6f}",
-                     f"{self.first_token[i]:.6f}", f"{self.finish[i]:.6f}", f"{ttft[i]:.6f}",
-                     int(self.instance[i]), int(self.tokens[i]), bool(met[i]),
-                     self.dropped.get(i, "")]
-                )  # fmt: skip
+            w.writerow(self.COLUMNS)
+            w.writerows(self.table())
         return out
 
 
