@@ -6,7 +6,10 @@ This module states each policy's guarantee together with its preconditions, desc
 an online input by the properties those preconditions refer to
 (:class:`InputProperties`), and says whether a guarantee applies to an input and, if
 not, which preconditions fail, so that a ratio is only ever printed next to inputs it
-is true for.
+is true for. A policy may have several theorems, one per class of inputs (greedy's
+``1/(k+1)`` holds on single-use resources and on reusable resources with one duration
+per resource): the registered guarantee carries the others as ``alternatives`` and
+speaks, on each input, with the theorem that applies to it (:meth:`Guarantee.variant_for`).
 
 Examples
 --------
@@ -104,6 +107,10 @@ class InputProperties:
         Every realised edge has the duration its type edge declares in the known prior
         (False without a declared prior or without durations). :meth:`of` cannot tell
         from an instance alone and leaves it ``None``; :meth:`of_sequence` computes it.
+    resource_durations : bool or None
+        All edges at a resource share one duration ``d_r`` with ``0 < d_r < inf``, the
+        resource's duration; different resources may have different durations (False
+        when the input has no durations).
     arrival_model : str or None
         One of :data:`matching.arrivals.ARRIVAL_MODELS`.
 
@@ -130,6 +137,7 @@ class InputProperties:
     reusable: bool | None = _declared(_EQUAL, bool)
     integer_durations: bool | None = _declared(_EQUAL, bool)
     durations_match_prior: bool | None = _declared(_EQUAL, bool)
+    resource_durations: bool | None = _declared(_EQUAL, bool)
     arrival_model: str | None = _declared(_EQUAL, str)
 
     def __post_init__(self) -> None:
@@ -197,6 +205,11 @@ class InputProperties:
         >>> props = InputProperties.of(inst, reusable=False, arrival_model="adversarial")
         >>> props.unit_weights, props.unit_loads, props.disjoint_groups, props.min_capacity
         (True, False, False, 20.0)
+        >>> timed = matching.Instance([[0], [1], [2]], [(0, 0, 1.0, 1, 5.0), (0, 1, 1.0, 1, 5.0),
+        ...                                             (1, 2, 1.0, 1, 2.0)], capacity=[2, 1])
+        >>> props = InputProperties.of(timed, reusable=True, arrival_model="adversarial")
+        >>> props.resource_durations, props.integer_durations
+        (True, True)
         """
         if not isinstance(reusable, bool | np.bool_):
             raise TypeError(f"reusable must be a bool, got {reusable!r}")
@@ -205,7 +218,7 @@ class InputProperties:
         requests_seen = np.bincount(instance.group_members, minlength=instance.n_requests)
         return cls(
             unit_weights=_all_equal(weight),
-            vertex_weights=_constant_per_resource(instance),
+            vertex_weights=_constant_per_resource(instance, weight),
             unit_loads=bool((instance.edge_load == 1.0).all()),
             min_capacity=float(capacity.min(initial=np.inf)),
             max_capacity=float(capacity.max(initial=-np.inf)),
@@ -214,6 +227,7 @@ class InputProperties:
             disjoint_groups=bool(requests_seen.max(initial=0) <= 1),
             reusable=bool(reusable),
             integer_durations=_whole_steps(instance.edge_duration),
+            resource_durations=_one_duration_per_resource(instance),
             arrival_model=arrival_model,
         )
 
@@ -305,14 +319,22 @@ def _all_equal(values: np.ndarray) -> bool:
     return bool(values.size == 0 or (values == values[0]).all())
 
 
-def _constant_per_resource(instance: Instance) -> bool:
-    """Check that all edges at each resource share one weight."""
-    resource, weight = instance.edge_resource, instance.edge_weight
+def _constant_per_resource(instance: Instance, values: np.ndarray) -> bool:
+    """Check that all edges at each resource share one value (one per edge in ``values``)."""
+    resource = instance.edge_resource
     low = np.full(instance.n_resources, np.inf)
     high = np.full(instance.n_resources, -np.inf)
-    np.minimum.at(low, resource, weight)
-    np.maximum.at(high, resource, weight)
+    np.minimum.at(low, resource, values)
+    np.maximum.at(high, resource, values)
     return bool((low[resource] == high[resource]).all())
+
+
+def _one_duration_per_resource(instance: Instance) -> bool:
+    """Check that all edges at each resource share one finite, positive duration."""
+    duration = instance.edge_duration
+    if duration is None or not (np.isfinite(duration) & (duration > 0)).all():
+        return False
+    return _constant_per_resource(instance, duration)
 
 
 def _whole_steps(duration: np.ndarray | None) -> bool:
@@ -404,8 +426,8 @@ DISJOINT_GROUPS = Precondition(
 )
 SINGLE_USE = Precondition(
     "single-use",
-    "resources are single-use: an accepted edge holds its load for ever (the "
-    "adversarial-order theorems say nothing about reusable resources)",
+    "resources are single-use: an accepted edge holds its load for ever (a theorem "
+    "proven for single-use resources says nothing about reusable ones)",
     _single_use,
 )
 WHOLE_GROUP_ARRIVALS = Precondition(
@@ -425,6 +447,12 @@ INTEGER_DURATIONS = Precondition(
     "integer durations",
     "every duration is a whole number of steps, at least 1",
     lambda p: p.integer_durations,
+)
+RESOURCE_DURATIONS = Precondition(
+    "resource durations",
+    "every edge at a resource holds it for the same duration d_r > 0, the resource's "
+    "(durations may differ between resources)",
+    lambda p: p.resource_durations,
 )
 DURATIONS_MATCH_PRIOR = Precondition(
     "durations match prior",
@@ -525,6 +553,13 @@ class Guarantee:
         ``parameter(props)`` names the input's value of the formula's parameter.
     notes : str
         Sources and remarks.
+    setting : str
+        The class of inputs this theorem is about, when its policy has several (e.g.
+        ``"reusable resources, one duration per resource"``); empty for the registered one.
+    alternatives : tuple of Guarantee
+        The policy's theorems on other classes of inputs, each with its own
+        preconditions (and a ``setting``). The guarantee applies where it or any of them
+        does; :meth:`variant_for` picks the one that speaks for an input.
     """
 
     policy: str
@@ -536,17 +571,65 @@ class Guarantee:
     expected: bool = False
     parameter: Callable[[InputProperties], str] | None = field(default=None, repr=False)
     notes: str = ""
+    setting: str = ""
+    alternatives: tuple[Guarantee, ...] = ()
 
     def __post_init__(self) -> None:
         if self.benchmark not in ("OPT", "LP"):
             raise ValueError(f"benchmark must be 'OPT' or 'LP', got {self.benchmark!r}")
         if (self.formula is None) != (self.ratio is None):
             raise ValueError("give both a formula and a ratio, or neither")
+        object.__setattr__(self, "alternatives", tuple(self.alternatives))
+        for other in self.alternatives:
+            if not isinstance(other, Guarantee):
+                raise TypeError(f"alternatives must be Guarantee objects, got {other!r}")
+            if other.policy != self.policy:
+                raise ValueError(
+                    f"an alternative of {self.policy}'s guarantee is about {other.policy!r}"
+                )
+            if other.alternatives or not other.setting or other.formula is None:
+                raise ValueError(
+                    "an alternative needs a formula and a setting, and no alternatives of its own"
+                )
+
+    def variant_for(self, props: InputProperties) -> Guarantee:
+        """Return the theorem that speaks for inputs with ``props``.
+
+        This guarantee or one of its :attr:`alternatives`: the first (this one first)
+        that applies; when none does, the one with the fewest unmet preconditions, the
+        earlier on ties.
+
+        Parameters
+        ----------
+        props : InputProperties
+            The input's properties.
+
+        Returns
+        -------
+        Guarantee
+            A theorem without alternatives of its own, or this guarantee.
+
+        Examples
+        --------
+        >>> from matching.guarantees import InputProperties, guarantee_for
+        >>> props = InputProperties(
+        ...     unit_weights=True, unit_loads=True, max_group_size=1, reusable=True,
+        ...     resource_durations=True, arrival_model="adversarial")
+        >>> guarantee_for("greedy").variant_for(props).setting
+        'reusable resources, one duration per resource'
+        """
+        if not isinstance(props, InputProperties):
+            raise TypeError(f"expected InputProperties, got {type(props).__name__}")
+        return min((self, *self.alternatives), key=lambda g: len(g._own_unmet(props)))
+
+    def _own_unmet(self, props: InputProperties) -> list[str]:
+        return [c.name for c in self.preconditions if not c.met(props)]
 
     def unmet(self, props: InputProperties) -> list[str]:
         """Names of the preconditions ``props`` do not (or are not known to) meet.
 
-        Empty exactly when the guarantee applies.
+        Empty exactly when the guarantee applies. With :attr:`alternatives`, those of
+        the theorem :meth:`variant_for` picks.
 
         Examples
         --------
@@ -557,9 +640,7 @@ class Guarantee:
         >>> guarantee_for("ranking").unmet(props)
         ['singleton groups', 'single-use', 'whole-group arrivals']
         """
-        if not isinstance(props, InputProperties):
-            raise TypeError(f"expected InputProperties, got {type(props).__name__}")
-        return [c.name for c in self.preconditions if not c.met(props)]
+        return self.variant_for(props)._own_unmet(props)
 
     def applies(self, props: InputProperties) -> bool:
         """Return True when ``props`` meet every precondition, so the ratio holds on the input."""
@@ -573,13 +654,14 @@ class Guarantee:
         ValueError
             If the guarantee does not apply; the message names the unmet preconditions.
         """
-        missing = self.unmet(props)
+        theorem = self.variant_for(props)
+        missing = theorem._own_unmet(props)
         if missing:
             raise ValueError(
                 f"{self.policy}'s guarantee does not apply: unmet {', '.join(missing)}"
             )
-        assert self.ratio is not None  # PROVEN_RATIO is unmet otherwise
-        return self.ratio(props) if callable(self.ratio) else self.ratio
+        assert theorem.ratio is not None  # PROVEN_RATIO is unmet otherwise
+        return theorem.ratio(props) if callable(theorem.ratio) else theorem.ratio
 
     def describe(self, props: InputProperties | None = None) -> str:
         """State the guarantee; with ``props``, its value on that input or why it fails.
@@ -603,17 +685,31 @@ class Guarantee:
         'ALG/OPT >= 1/3 = 0.333 (groups of <= 2)'
         >>> greedy.describe(InputProperties(unit_loads=False))
         'no guarantee: 1/(k+1) needs unit weights, unit loads, group size bound, single-use,
-         whole-group arrivals'
+         whole-group arrivals (or, for reusable resources, one duration per resource: unit
+         weights, unit loads, group size bound, reusable, resource durations, whole-group
+         arrivals)'
+        >>> import dataclasses
+        >>> greedy.describe(dataclasses.replace(props, reusable=True, resource_durations=True))
+        'ALG/OPT >= 1/3 = 0.333 (groups of <= 2; reusable resources, one duration per resource)'
         """
         if props is None:
-            return self._statement()
-        missing = self.unmet(props)
+            return "\n".join(g._statement() for g in (self, *self.alternatives))
+        theorem = self.variant_for(props)
+        missing = theorem._own_unmet(props)
         if self.formula is None:
             return "no guarantee: no competitive ratio is proven"
         if missing:
-            return f"no guarantee: {self.formula} needs {', '.join(missing)}"
-        text = f"{self._lhs()} >= {self._value_text(self.ratio_for(props))}"
-        return text if self.parameter is None else f"{text} ({self.parameter(props)})"
+            others = "".join(
+                f" (or{f', for {g.setting}' if g.setting else ''}: "
+                f"{', '.join(g._own_unmet(props))})"
+                for g in (self, *self.alternatives)
+                if g is not theorem
+            )
+            return f"no guarantee: {theorem.formula} needs {', '.join(missing)}{others}"
+        text = f"{theorem._lhs()} >= {theorem._value_text(self.ratio_for(props))}"
+        about = [theorem.parameter(props)] if theorem.parameter is not None else []
+        about += [theorem.setting] if theorem.setting else []
+        return f"{text} ({'; '.join(about)})" if about else text
 
     def _lhs(self) -> str:
         return f"{'E[ALG]' if self.expected else 'ALG'}/{self.benchmark}"
@@ -630,7 +726,8 @@ class Guarantee:
             head = f"{self.policy}: no proven competitive ratio"
         else:
             where = f", {self.symbols}," if self.symbols else ""
-            head = f"{self.policy}: {self._lhs()} >= {self.formula}{where} on every input with"
+            name = f"{self.policy} ({self.setting})" if self.setting else self.policy
+            head = f"{name}: {self._lhs()} >= {self.formula}{where} on every input with"
         lines = [head]
         lines += [
             f"  - {c.name}: {c.meaning}" for c in self.preconditions if c is not PROVEN_RATIO
@@ -642,17 +739,47 @@ class Guarantee:
 
 _SINGLE_USE_ARRIVALS = (SINGLE_USE, WHOLE_GROUP_ARRIVALS)
 
+
+def _greedy(**theorem: Any) -> Guarantee:
+    """Greedy's ``1/(k+1)``: the formula and its parameter, with one theorem's hypotheses."""
+    return Guarantee(
+        policy="greedy",
+        formula="1/(k+1)",
+        symbols="k the largest group size",
+        ratio=lambda p: greedy_ratio(_largest_group(p)),
+        parameter=lambda p: f"groups of <= {p.max_group_size}",
+        **theorem,
+    )
+
+
+_GREEDY_REUSABLE = _greedy(
+    setting="reusable resources, one duration per resource",
+    preconditions=(
+        UNIT_WEIGHTS,
+        UNIT_LOADS,
+        GROUP_SIZE,
+        REUSABLE,
+        RESOURCE_DURATIONS,
+        WHOLE_GROUP_ARRIVALS,
+    ),
+    notes=(
+        "block-charging proof in docs/proofs/greedy_reusable.md; 1/2 for single requests. "
+        "The arrival order and times are adversarial; each group is served at its arrival "
+        "or never, against the hindsight optimum that serves at arrival too "
+        "(matching.hindsight). Capacities may be any: with unit loads a capacity c holds "
+        "floor(c) units at once. Groups may share requests. With two durations at one "
+        "resource there is no constant ratio (one long edge blocks many short ones), and "
+        "against a benchmark that may delay service none either."
+    ),
+)
+
 #: The guarantee of every online policy, keyed by the policy's ``name``.
 GUARANTEES: dict[str, Guarantee] = {
     g.policy: g
     for g in (
-        Guarantee(
-            policy="greedy",
-            formula="1/(k+1)",
-            symbols="k the largest group size",
-            ratio=lambda p: greedy_ratio(_largest_group(p)),
+        _greedy(
             preconditions=(UNIT_WEIGHTS, UNIT_LOADS, GROUP_SIZE, *_SINGLE_USE_ARRIVALS),
-            parameter=lambda p: f"groups of <= {p.max_group_size}",
+            alternatives=(_GREEDY_REUSABLE,),
             notes=(
                 "charging proof in docs/proofs/greedy.md. Capacities may be any: with unit "
                 "loads a resource that rejects an edge holds floor(c) greedy edges, at "
@@ -763,8 +890,21 @@ GUARANTEES: dict[str, Guarantee] = {
 }
 
 
-def guarantee_for(policy_name: str) -> Guarantee:
+def guarantee_for(policy_name: str, props: InputProperties | None = None) -> Guarantee:
     """Return the guarantee recorded for the policy named ``policy_name``.
+
+    Parameters
+    ----------
+    policy_name : str
+        The policy's ``name``.
+    props : InputProperties, optional
+        With them, the theorem that speaks for such inputs (see
+        :meth:`Guarantee.variant_for`) instead of the registered guarantee, which
+        carries the policy's other theorems as ``alternatives``.
+
+    Returns
+    -------
+    Guarantee
 
     Raises
     ------
@@ -780,11 +920,28 @@ def guarantee_for(policy_name: str) -> Guarantee:
     Traceback (most recent call last):
     ...
     ValueError: no guarantee is recorded for policy 'ranking_vw'; known policies: ...
+
+    Reusable resources, each with one duration for all its edges (an LLM serving
+    instance with ``c`` batch seats, each request holding a seat for the instance's
+    reservation time):
+
+    >>> import matching
+    >>> from matching.guarantees import InputProperties
+    >>> inst = matching.Instance([[0], [1], [2]], [(0, 0, 1.0, 1, 4.0), (1, 0, 1.0, 1, 9.0),
+    ...                                            (0, 1, 1.0, 1, 4.0), (1, 2, 1.0, 1, 9.0)],
+    ...                          capacity=[2, 3])
+    >>> props = InputProperties.of(inst, reusable=True, arrival_model="adversarial")
+    >>> theorem = guarantee_for("greedy", props)
+    >>> theorem.setting, theorem.ratio_for(props)
+    ('reusable resources, one duration per resource', Fraction(1, 2))
+    >>> guarantee_for("greedy").describe(props)
+    'ALG/OPT >= 1/2 = 0.500 (groups of <= 1; reusable resources, one duration per resource)'
     """
     try:
-        return GUARANTEES[policy_name]
+        guarantee = GUARANTEES[policy_name]
     except (KeyError, TypeError):
         known = ", ".join(sorted(GUARANTEES))
         raise ValueError(
             f"no guarantee is recorded for policy {policy_name!r}; known policies: {known}"
         ) from None
+    return guarantee if props is None else guarantee.variant_for(props)

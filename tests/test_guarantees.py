@@ -419,6 +419,7 @@ def test_properties_of_a_hand_built_instance():
         disjoint_groups=False,
         reusable=True,
         integer_durations=True,
+        resource_durations=False,  # resource 0 holds edges of durations 3 and 1
         arrival_model="poisson",
     )
     assert props.unit_capacity is False and props.singleton_groups is False
