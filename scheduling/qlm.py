@@ -19,9 +19,9 @@ The LLM serving operations (LSOs), each switchable for ablation (:class:`LSOs`):
 * **request pulling** -- an instance takes requests from the head group of its virtual
   queue only while it holds fewer than ``max_batch`` requests (off: every planned group is
   pushed to its instance's engine queue at once, where it can no longer be reordered);
-* **eviction** -- when the head group's estimated wait for room would miss its deadline,
-  running requests of less urgent classes (larger SLO, first token already produced) are
-  evicted and the urgent requests go to the head of the engine queue;
+* **eviction** -- when the head group's estimated wait for a batch slot would miss its
+  deadline, running requests of less urgent classes (larger SLO, first token already
+  produced) are evicted and the urgent requests go to the head of the engine queue;
 * **GPU-CPU state swapping** -- evicted and preempted requests keep their KV state in CPU
   memory (a cluster setting: :func:`qlm_cluster`);
 * **model swapping** -- the plan may put a group on an instance serving another model;
@@ -465,19 +465,25 @@ class QLMPolicy(ServingPolicy):
     def _evict_for(self, view: ClusterView, k: int, group: _Group, now: float) -> list[Action]:
         """Evict less urgent running requests when ``group`` would otherwise be late.
 
-        The group waits for the requests queued ahead of it on the engine plus one more
-        to finish (the RWT bound over the instance's rate); when that passes its
-        deadline, running requests of classes with a longer SLO that have produced their
-        first token make way, at most as many as the group has waiting.
+        The group's first request gets a slot when the ``w + 1``-th running request
+        finishes (``w`` requests queued on the engine ahead of it); a running request
+        that has produced ``g`` tokens is expected to need ``max(mean - g, mean / 4)``
+        more, one per step of the current batch. When that wait passes the group's
+        deadline, running requests of classes with a longer SLO that have produced
+        their first token make way, at most as many as the group has waiting.
         """
-        stats = self._stats[group.model]
-        ahead = view.waiting(k) + 1
-        bound = ahead * stats.mean + self.z * stats.std * math.sqrt(ahead)
-        wait = bound / self._rate[group.model]
-        if now + wait <= group.deadline:
+        running = view.running(k)
+        if not running:
+            return []
+        mean = self._stats[group.model].mean
+        left = sorted(max(mean - g, 0.25 * mean) for _, g in running)
+        ahead = min(view.waiting(k), len(left) - 1)
+        context = int(self._prompt_mean + mean / 2)
+        step = view.spec(group.model).step_time(decode_contexts=[context] * len(running))
+        if now + left[ahead] * step <= group.deadline:
             return []
         victims = sorted(
-            ((self._slo.get(rid, 0.0), -generated, rid) for rid, generated in view.running(k)
+            ((self._slo.get(rid, 0.0), -generated, rid) for rid, generated in running
              if self._slo.get(rid, 0.0) > group.slo_s and generated >= 1),
             reverse=True,
         )[: len(group.waiting)]  # fmt: skip

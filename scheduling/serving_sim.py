@@ -10,8 +10,8 @@ instance still holds that model's weights there: the ``warm_models`` most recent
 unloaded ones).
 
 Order within an instant: arrivals, step ends and finished model loads are processed
-first; then, if a request arrived or finished, a load finished or a wake-up fell due, the
-policy's :meth:`~scheduling.serving.ServingPolicy.decide` is called once and its actions
+first; then, if a request arrived or finished, a step admitted every queued request of
+its instance, a load finished or a wake-up fell due, the policy's :meth:`~scheduling.serving.ServingPolicy.decide` is called once and its actions
 applied; then every instance with work starts its next step.
 
 The simulator is the world: it alone reads true output lengths (to end a request when
@@ -383,6 +383,7 @@ def simulate_serving(
     peak = [0] * len(engines)
     stepping = world.stepping
     done_at_end: list[list[_Seq]] = [[] for _ in engines]
+    drained = [False] * len(engines)  # the step admitted every queued request
     state = {"decide": False, "kick": False, "finished": 0, "next": 0}
     kicked: set[int] = set()
     sim = Simulation()
@@ -440,6 +441,8 @@ def simulate_serving(
             need_decision()
             if progress is not None:
                 progress(state["finished"], n - len(dropped))
+        elif drained[k]:
+            need_decision()
         need_kick(k)
 
     def on_loaded(sim: Simulation, event: object) -> None:
@@ -520,7 +523,9 @@ def simulate_serving(
             eng = engines[k]
             if stepping[k] or not eng.queued or world.loading_until[k] > now:
                 continue
+            queued_before = len(eng.waiting)
             end, firsts, done = eng.step(now)
+            drained[k] = queued_before > 0 and not eng.waiting
             model = world.loaded[k]
             for s in eng.running:
                 if s.model != model:  # an instance never runs two models at once
