@@ -11,8 +11,9 @@ unloaded ones).
 
 Order within an instant: arrivals, step ends and finished model loads are processed
 first; then, if a request arrived or finished, a step admitted every queued request of
-its instance, a load finished or a wake-up fell due, the policy's :meth:`~scheduling.serving.ServingPolicy.decide` is called once and its actions
-applied; then every instance with work starts its next step.
+its instance, a load finished or a wake-up fell due, the policy's
+:meth:`~scheduling.serving.ServingPolicy.decide` is called once and its actions applied;
+then every instance with work starts its next step.
 
 The simulator is the world: it alone reads true output lengths (to end a request when
 it has produced them) and refuses, at arrival and with a reason, a request that could
