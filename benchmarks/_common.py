@@ -12,10 +12,11 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    """Write dict rows (keys of the first row as header), creating the folder."""
+    """Write dict rows (every key of any row, in order of appearance), creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    fields = list(dict.fromkeys(key for row in rows for key in row))
     with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
 

@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from scheduling.engine import Instance
-from scheduling.serving import ServingPolicy
+from scheduling.rwt import OutputLengthStats, RWTEstimator, full_batch
+from scheduling.serving import Action, ClusterView, Dispatch, RequestInfo, ServingPolicy
 from scheduling.serving_baselines import CentralQueuePolicy, FCFSPolicy, noisy_length_predictions
 from scheduling.serving_sim import (
     ClusterConfig,
@@ -30,12 +31,14 @@ from scheduling.traces import LLMRequests, assign_classes, scale_arrivals, synth
 
 __all__ = [
     "SERVING_POLICIES",
+    "RWTProbe",
     "at_load",
     "default_workload",
     "format_serving_table",
     "make_serving_policy",
     "nominal_capacity_rps",
     "plot_attainment",
+    "rwt_coverage",
     "summary_row",
 ]
 
@@ -142,6 +145,68 @@ def offered_load(requests: LLMRequests, config: ClusterConfig) -> float:
     span = float(requests.arrival[-1] - requests.arrival[0])
     rate = (len(requests) - 1) / span if span > 0 else math.inf
     return rate / nominal_capacity_rps(requests, config)
+
+
+class RWTProbe(ServingPolicy):
+    """FCFS on one instance that records, at each arrival, the RWT estimate of its wait.
+
+    The request cannot start before ``n = outstanding - batch + 1`` of the requests on
+    the instance finish (``batch`` the requests its KV cache holds); the estimate is the
+    CLT bound on their tokens over the instance's rate, plus its own prefill, with the
+    output-length statistics learned from completed requests.
+    """
+
+    name = "rwt-probe"
+
+    def __init__(self, z: float) -> None:
+        self.z = z
+
+    def reset(self, view: ClusterView, rng: np.random.Generator) -> None:
+        """Start with the prior and no estimates."""
+        self.stats = OutputLengthStats(prior_mean=200.0, prior_std=300.0)
+        self.estimate: dict[int, float] = {}
+        self.new: list[RequestInfo] = []
+        self.prompts: list[int] = []
+
+    def on_arrival(self, now: float, requests: Sequence[RequestInfo]) -> None:
+        """Hold the arrivals; note their prompts."""
+        self.new.extend(requests)
+        self.prompts.extend(r.prompt_tokens for r in requests)
+
+    def on_finish(self, now: float, rid: int, output_tokens: int) -> None:
+        """Learn the output length."""
+        self.stats.observe(output_tokens)
+
+    def decide(self, now: float, view: ClusterView) -> list[Action]:
+        """Estimate each arrival's wait, then queue it."""
+        actions = []
+        for req in self.new:
+            spec = view.spec(req.model)
+            mean, prompt = self.stats.mean, float(np.mean(self.prompts))
+            rate = mean / request_cost(spec, view.max_batch, prompt, mean)
+            batch = full_batch(spec, view.max_batch, prompt, mean)[0]
+            n = max(0, view.outstanding(0) + len(actions) - batch + 1)
+            wait = RWTEstimator(self.stats, rate, self.z).waiting_time(n)
+            self.estimate[req.rid] = wait + spec.step_time([req.prompt_tokens])
+            actions.append(Dispatch(req.rid, 0))
+        self.new = []
+        return actions
+
+
+def rwt_coverage(
+    requests: LLMRequests, config: ClusterConfig, *, z: float = 1.645, skip: int = 0
+) -> float:
+    """Share of requests whose simulated TTFT the :class:`RWTProbe` estimate covers.
+
+    One instance serving first come first served; the first ``skip`` requests (while
+    the output-length statistics are being learned) are left out.
+    """
+    if config.instances != 1:
+        raise ValueError("rwt_coverage measures one instance: use ClusterConfig(instances=1)")
+    probe = RWTProbe(z)
+    run = simulate_serving(requests, probe, config)
+    estimate = np.array([probe.estimate[i] for i in range(len(requests))])
+    return float(np.mean(run.ttft[skip:] <= estimate[skip:]))
 
 
 def summary_row(run: ServingRun, **extra: Any) -> dict[str, Any]:

@@ -8,11 +8,9 @@ from serving_checks import MODELS, check_audit, hidden_workload, workload
 
 from scheduling.engine import Instance
 from scheduling.qlm import LSOs, QLMPolicy, qlm_cluster
-from scheduling.rwt import OutputLengthStats, RWTEstimator, full_batch
-from scheduling.serving import Dispatch, ServingPolicy
 from scheduling.serving_online import OnlineMatchingPolicy
-from scheduling.serving_run import at_load, default_workload
-from scheduling.serving_sim import ClusterConfig, request_cost, simulate_serving
+from scheduling.serving_run import at_load, default_workload, rwt_coverage
+from scheduling.serving_sim import ClusterConfig, simulate_serving
 from scheduling.traces import LLMRequests
 
 
@@ -123,48 +121,6 @@ def test_bad_options_are_refused():
         OnlineMatchingPolicy(seats=0)
 
 
-class RWTProbe(ServingPolicy):
-    """FCFS on one instance that records, at each arrival, the RWT estimate of its wait.
-
-    The request cannot start before ``n = outstanding - batch + 1`` of the requests on
-    the instance finish (``batch`` the requests its KV cache holds); the estimate is the
-    CLT bound on their tokens over the instance's rate, plus its own prefill, with the
-    output-length statistics learned from completed requests.
-    """
-
-    name = "rwt-probe"
-
-    def __init__(self, z: float) -> None:
-        self.z = z
-
-    def reset(self, view, rng):
-        self.stats = OutputLengthStats(prior_mean=200.0, prior_std=300.0)
-        self.estimate: dict[int, float] = {}
-        self.new = []
-        self.prompts = []
-
-    def on_arrival(self, now, requests):
-        self.new.extend(requests)
-        self.prompts.extend(r.prompt_tokens for r in requests)
-
-    def on_finish(self, now, rid, output_tokens):
-        self.stats.observe(output_tokens)
-
-    def decide(self, now, view):
-        actions = []
-        for req in self.new:
-            spec = view.spec(req.model)
-            mean, prompt = self.stats.mean, float(np.mean(self.prompts))
-            rate = mean / request_cost(spec, view.max_batch, prompt, mean)
-            batch = full_batch(spec, view.max_batch, prompt, mean)[0]
-            n = max(0, view.outstanding(0) + len(actions) - batch + 1)
-            wait = RWTEstimator(self.stats, rate, self.z).waiting_time(n)
-            self.estimate[req.rid] = wait + spec.step_time([req.prompt_tokens])
-            actions.append(Dispatch(req.rid, 0))
-        self.new = []
-        return actions
-
-
 def test_rwt_bound_coverage_against_simulated_waits():
     """Generated conversation requests at 1.2 x one instance's capacity: the bound at
     z = 1.645 covers at least 85% of the simulated waits (0.87 measured); at z = 0 far
@@ -172,12 +128,6 @@ def test_rwt_bound_coverage_against_simulated_waits():
     reqs = default_workload(3000, models=["mistral-7b"], seed=3)
     config = ClusterConfig(instances=1)
     work = at_load(reqs, config, 1.2)
-    coverage = {}
-    for z in (0.0, 1.645):
-        probe = RWTProbe(z)
-        run = simulate_serving(work, probe, config)
-        est = np.array([probe.estimate[i] for i in range(len(work))])
-        settled = slice(200, None)  # after the statistics have been learned
-        coverage[z] = float(np.mean(run.ttft[settled] <= est[settled]))
+    coverage = {z: rwt_coverage(work, config, z=z, skip=200) for z in (0.0, 1.645)}
     assert 0.85 <= coverage[1.645] <= 1.0
     assert coverage[1.645] > coverage[0.0] + 0.2
