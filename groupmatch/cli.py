@@ -12,7 +12,14 @@ from pathlib import Path
 
 import matching
 from groupmatch import __version__
-from groupmatch.demo import certificate_rows, demo_rows, format_table, ratio_rows, ride_rows
+from groupmatch.demo import (
+    certificate_rows,
+    demo_rows,
+    format_table,
+    ratio_rows,
+    ride_rows,
+    serving_rows,
+)
 from groupmatch.registry import FAMILIES, POLICIES, make_family, make_policy
 from matching.ratio import competitive_ratio
 
@@ -469,6 +476,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(certificate_rows())
             print("\nride-pooling dispatch, embedded city (decision times in s)\n")
             print(ride_rows(seed=args.seed))
+            print("\nLLM serving (QLM), embedded workload, SLO attainment on TTFT\n")
+            print(serving_rows(seed=args.seed))
             return 0
         if args.command == "ratio":
             return _run_ratio(args)

@@ -223,6 +223,17 @@ WRITTEN_PROOFS: tuple[WrittenProof, ...] = (
         checked_on_inputs="none",
     ),
     WrittenProof(
+        name="greedy, reusable resources",
+        bound="ALG/OPT >= 1/(k+1)",
+        statement="greedy is 1/(k+1)-competitive (1/2 for single requests) with reusable "
+        "resources when every edge of a resource holds it for the same duration, with unit "
+        "weights and loads",
+        policy="greedy",
+        arrival_model="any arrival order, reusable resources",
+        proof="docs/proofs/greedy_reusable.md",
+        checked_on_inputs="exhaustive optimum on small inputs: tests/test_greedy_reusable.py",
+    ),
+    WrittenProof(
         name="LP-attenuate, every model",
         bound="E[ALG] = LP/2",
         statement="LP sample-and-attenuate with gamma = 1/2 gets E[ALG] = LP/2 on every "
