@@ -16,3 +16,9 @@ def python_blocks(path):
 def test_online_docs_examples_run(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(python_blocks(DOCS / "online.md")[index], f"online.md[{index}]", "exec"), {})
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(DOCS / "serving.md"))))
+def test_serving_docs_examples_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python_blocks(DOCS / "serving.md")[index], f"serving.md[{index}]", "exec"), {})
