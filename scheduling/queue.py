@@ -6,6 +6,13 @@ generalized-assignment :class:`matching.Instance`: resources are GPU instances w
 capacity is their KV-cache size in tokens, a group's load is the KV tokens its requests
 need at completion (prompt + output), and its weight is the SLO value of its requests
 minus a model-swap penalty when the GPU holds another model.
+
+This is a single offline round for the matching primitive: the token counts are those of
+the ``LLMRequests`` passed in (true lengths when it stands for an offline instance,
+predictions when a caller builds it online). The serving system itself -- request groups
+in virtual queues, the waiting-time estimator learned from completed requests, the
+global plan with model-swap times and deadlines, eviction and the other LSOs -- is
+:mod:`scheduling.qlm` (with :mod:`scheduling.qlm_plan` and :mod:`scheduling.serving_sim`).
 """
 
 from __future__ import annotations
