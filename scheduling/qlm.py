@@ -211,10 +211,12 @@ class QLMPolicy(ServingPolicy):
         self._ids = itertools.count()
         self._turn: dict[str, int] = {}
         self._last_plan = -math.inf
+        self._last_check = -math.inf
         self._wake_at = math.inf
         self._count = {"plans": 0, "plans_exact": 0, "replans_for_violation": 0,
                        "evictions_ordered": 0, "model_swaps_ordered": 0, "steals": 0}  # fmt: skip
         self._plan_seconds: list[float] = []
+        self._full_step: dict[tuple[str, int], float] = {}
 
     def _throughput(self, view: ClusterView, model: str) -> float:
         """Output tokens/s of one instance of ``model`` amid a full batch, prefills included.
@@ -289,7 +291,12 @@ class QLMPolicy(ServingPolicy):
             model=loaded,
             available_at=max(now, view.loading_until(k)) + self._backlog_s(view, k),
             throughput={m: self._rate[m] for m in models},
-            load_s={m: view.load_time(k, m) for m in models if m != loaded},
+            load_s={
+                m: view.load_time(k, m)
+                if m != loaded
+                else view.spec(m).model_load_time(warm=self.lsos.warm_start)  # switching back
+                for m in models
+            },
         )
 
     def _plan_instances(
@@ -317,7 +324,9 @@ class QLMPolicy(ServingPolicy):
     def _place_homes(self, view: ClusterView) -> None:
         """Give new groups an instance in turn (load balancing off)."""
         for gid in self._unplaced:
-            group = self._groups[gid]
+            group = self._groups.get(gid)
+            if group is None:
+                continue
             ks = [k for k in range(view.n_instances) if view.model(k) == group.model]
             if not ks:
                 ks = list(range(view.n_instances))
@@ -359,7 +368,7 @@ class QLMPolicy(ServingPolicy):
 
     def _predicted_violations(self, view: ClusterView, now: float) -> int:
         """Count the requests the current queues, estimated now, would make late."""
-        live = {g for q in self._queues for g in q if self._groups[g].waiting}
+        live = {g for q in self._queues for g in q if g in self._groups}
         if not live:
             return 0
         groups = [
@@ -369,7 +378,10 @@ class QLMPolicy(ServingPolicy):
         ]  # fmt: skip
         instances = self._plan_instances(view, now, {g.model for g in groups})
         queues = {k: tuple(g for g in q if g in live) for k, q in enumerate(self._queues)}
-        return evaluate_plan(queues, groups, instances, length_stats=self._stats, z=self.z)[2]
+        try:
+            return evaluate_plan(queues, groups, instances, length_stats=self._stats, z=self.z)[2]
+        except ValueError:  # a queued group may no longer run where it waits: re-plan
+            return sum(g.requests for g in groups) + 1
 
     # ------------------------------------------------------------------ decisions
     def decide(self, now: float, view: ClusterView) -> list[Action]:
@@ -377,13 +389,11 @@ class QLMPolicy(ServingPolicy):
         due = now - self._last_plan >= self.min_replan_interval_s
         if due and (self._unplaced or now - self._last_plan >= self.replan_period_s):
             self._plan(view, now)
-        elif (
-            due
-            and any(self._queues)
-            and self._predicted_violations(view, now) > self._planned_violations
-        ):
-            self._count["replans_for_violation"] += 1
-            self._plan(view, now)
+        elif due and any(self._queues) and now - self._last_check >= self.min_replan_interval_s:
+            self._last_check = now  # the RWT check, at most once an interval
+            if self._predicted_violations(view, now) > self._planned_violations:
+                self._count["replans_for_violation"] += 1
+                self._plan(view, now)
         actions: list[Action] = []
         for k in range(view.n_instances):
             actions += self._serve_queue(view, k, now)
@@ -401,6 +411,10 @@ class QLMPolicy(ServingPolicy):
             self._model[rid] = group.model
             out.append(Dispatch(rid, k, front))
         group.started = True
+        if not group.waiting:  # served in full: forget it
+            del self._groups[group.gid]
+            if self._open.get((group.model, group.slo_class)) is group:
+                del self._open[(group.model, group.slo_class)]
         return out
 
     def _room(self, view: ClusterView, k: int) -> int:
@@ -413,8 +427,8 @@ class QLMPolicy(ServingPolicy):
         room = self._room(view, k)
         loaded = view.model(k)
         while queue:
-            group = self._groups[queue[0]]
-            if not group.waiting:
+            group = self._groups.get(queue[0])
+            if group is None:  # served in full
                 queue.pop(0)
                 continue
             if group.model != loaded:
@@ -450,8 +464,7 @@ class QLMPolicy(ServingPolicy):
         out: list[Action] = []
         while room > 0:
             best = min(
-                (self._groups[g] for q in self._queues for g in q
-                 if self._groups[g].model == model and self._groups[g].waiting),
+                (g for g in self._groups.values() if g.model == model and g.waiting),
                 key=lambda g: (g.deadline, g.gid), default=None,
             )  # fmt: skip
             if best is None:
@@ -472,13 +485,19 @@ class QLMPolicy(ServingPolicy):
         deadline, running requests of classes with a longer SLO that have produced
         their first token make way, at most as many as the group has waiting.
         """
+        mean = self._stats[group.model].mean
+        context = int(self._prompt_mean + mean / 2)
+        key = (group.model, context)
+        if key not in self._full_step:  # a step of a full batch: the slowest there is
+            spec = view.spec(group.model)
+            self._full_step[key] = spec.step_time(decode_contexts=[context] * view.max_batch)
+        if now + mean * self._full_step[key] <= group.deadline:
+            return []  # even the longest wait for a slot is on time
         running = view.running(k)
         if not running:
             return []
-        mean = self._stats[group.model].mean
         left = sorted(max(mean - g, 0.25 * mean) for _, g in running)
         ahead = min(view.waiting(k), len(left) - 1)
-        context = int(self._prompt_mean + mean / 2)
         step = view.spec(group.model).step_time(decode_contexts=[context] * len(running))
         if now + left[ahead] * step <= group.deadline:
             return []
