@@ -34,6 +34,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from matching.arrivals import ArrivalSequence
+from matching.guarantees import InputProperties, guarantee_for
+from matching.model import Instance
 from matching.online import GreedyPolicy
 from matching.stream import OnlineMatcher
 from scheduling.rwt import full_batch
@@ -111,6 +114,8 @@ class OnlineMatchingPolicy(ServingPolicy):
         self._new: list[RequestInfo] = []
         self._overflow: dict[str, list[tuple[float, int]]] = {m: [] for m in self._by_model}
         self._count = {"admitted": 0, "overflowed": 0}
+        self._seats = seats
+        self.admissions: list[tuple[float, tuple[int, ...]]] = []
 
     def on_arrival(self, now: float, requests: Sequence[RequestInfo]) -> None:
         """Hold the arrivals until :meth:`decide` offers them to the matcher."""
@@ -126,6 +131,7 @@ class OnlineMatchingPolicy(ServingPolicy):
         for req in self._new:
             ks = sorted(self._by_model[req.model],
                         key=lambda j: (view.outstanding(j) + extra.get(j, 0), j))  # fmt: skip
+            self.admissions.append((now, tuple(ks)))
             decision = self.matcher.arrive(
                 [req.rid], resources=ks, weights=np.ones(len(ks)),
                 durations=self.reservation_s[ks], time=now,
@@ -148,6 +154,42 @@ class OnlineMatchingPolicy(ServingPolicy):
                     room -= 1
                     extra[k] = extra.get(k, 0) + 1
         return actions
+
+    def admission_sequence(self) -> ArrivalSequence:
+        """Return the admission problem the matcher saw, as a realised online input.
+
+        One singleton group per request offered, in arrival order, with an edge of unit
+        weight and load and duration ``d_k`` to every instance that could take it;
+        instances have their seats as capacity. Its hindsight optimum
+        (:func:`matching.hindsight.offline_optimum`) is what the guarantee compares
+        ``counters()["admitted"]`` with.
+        """
+        groups = [[i] for i in range(len(self.admissions))]
+        edges = [
+            (k, i, 1.0, 1.0, float(self.reservation_s[k]))
+            for i, (_, ks) in enumerate(self.admissions)
+            for k in ks
+        ]
+        instance = Instance(groups, edges, capacity=[float(c) for c in self._seats],
+                            n_resources=len(self._seats))  # fmt: skip
+        times = np.array([t for t, _ in self.admissions], dtype=float)
+        return ArrivalSequence(instance, np.arange(len(groups)), times, reusable=True)
+
+    def guarantee(self) -> str:
+        """Describe the proven ratio on the admission problem, its preconditions checked.
+
+        Examples
+        --------
+        >>> from scheduling.serving_sim import ClusterConfig, simulate_serving
+        >>> from scheduling.serving_run import default_workload
+        >>> policy = OnlineMatchingPolicy()
+        >>> _ = simulate_serving(default_workload(50, models=["mistral-7b"]), policy,
+        ...                      ClusterConfig(instances=2))
+        >>> policy.guarantee()
+        'ALG/OPT >= 1/2 = 0.500 (groups of <= 1; reusable resources, one duration per resource)'
+        """
+        props = InputProperties.of_sequence(self.admission_sequence())
+        return guarantee_for(GreedyPolicy.name).describe(props)
 
     def counters(self) -> dict[str, int]:
         """Count the requests admitted on arrival and those sent to the overflow queue."""
