@@ -21,7 +21,9 @@ questions a scheduler and a simulator ask of a serving engine with continuous ba
 
   (the all-reduce moves ``2 * layers * hidden * tokens * 2 bytes * (tp - 1) / tp`` over
   NVLink per step). Attention of a prompt of length ``L`` counts its causal ``L^2 / 2``
-  query-key pairs twice (scores and values), a decode step ``c`` pairs twice;
+  query-key pairs twice (scores and values), a decode step ``c`` pairs twice; a chunk of
+  ``L`` prompt tokens after ``o`` cached ones (chunked prefill) adds ``2 L o`` to the
+  attention term and reads its ``o`` cached tokens;
 
 * how long it takes to swap ``n`` tokens of KV cache between GPU and CPU memory over
   PCIe, and to load the model's weights (from storage, or warm from CPU memory).
@@ -295,6 +297,7 @@ class Instance:
         self,
         prefill_lengths: Sequence[int] = (),
         decode_contexts: Sequence[int] = (),
+        prefill_offsets: Sequence[int] = (),
     ) -> float:
         """Seconds for one engine step (see the module docstring).
 
@@ -304,6 +307,11 @@ class Instance:
             Prompt (or prompt chunk) lengths prefilled in this step.
         decode_contexts : sequence of int
             Context length of each sequence decoding one token in this step.
+        prefill_offsets : sequence of int, optional
+            For chunked prefill: tokens of each prefilled sequence already in the KV
+            cache before its chunk (default 0 each). A chunk of ``L`` tokens after ``o``
+            attends to ``L o + L^2 / 2`` query-key pairs, so its attention term is
+            ``L^2 + 2 L o``, and its ``o`` cached tokens are read once.
 
         Examples
         --------
@@ -315,16 +323,19 @@ class Instance:
         """
         pre = [int(x) for x in prefill_lengths]
         dec = [int(x) for x in decode_contexts]
+        off = [int(x) for x in prefill_offsets] if len(prefill_offsets) else [0] * len(pre)
         if any(x < 1 for x in pre) or any(x < 0 for x in dec):
             raise ValueError("prefill lengths must be >= 1 and decode contexts >= 0")
+        if len(off) != len(pre) or any(x < 0 for x in off):
+            raise ValueError("prefill_offsets needs one value >= 0 per prefill length")
         tokens = sum(pre) + len(dec)
         if tokens == 0:
             return 0.0
         m = self.model
-        flops = 2 * m.params_b * 1e9 * tokens + 2 * m.layers * m.heads * m.head_dim * (
-            sum(x * x for x in pre) + 2 * sum(dec)
-        )
-        bytes_moved = m.weight_bytes + m.kv_bytes_per_token * (sum(pre) + sum(dec) + len(dec))
+        pairs = sum(x * x + 2 * x * o for x, o in zip(pre, off, strict=True)) + 2 * sum(dec)
+        flops = 2 * m.params_b * 1e9 * tokens + 2 * m.layers * m.heads * m.head_dim * pairs
+        kv_tokens = sum(pre) + sum(off) + sum(dec) + len(dec)
+        bytes_moved = m.weight_bytes + m.kv_bytes_per_token * kv_tokens
         compute = flops / (self.tp * self.gpu.peak_tflops * 1e12 * self.compute_efficiency)
         memory = bytes_moved / (self.tp * self.gpu.hbm_gb_s * GB * self.memory_efficiency)
         return max(compute, memory) + self.step_overhead_s + self.allreduce_time(tokens)

@@ -50,6 +50,7 @@ class _Seq:
     generated: int = 0
     blocks: int = 0
     first_token: float = math.nan
+    pending: int = 0  # tokens still to prefill (chunked prefill); 0 once decoding
 
 
 @dataclass(eq=False)
@@ -64,6 +65,12 @@ class ServingInstance:
         Most sequences in a batch (vLLM's ``max_num_seqs``).
     max_batched_tokens : int, default 8192
         Most prefill tokens in one step; a longer prompt is admitted alone.
+    chunked_prefill : bool, default False
+        Split prefills over steps (vLLM's chunked prefill): each step's
+        ``max_batched_tokens`` go first to one token per decoding sequence, then to
+        prompt chunks in admission order; a sequence produces its first token in the step
+        that completes its prefill. Without it a prompt is prefilled in one step, and a
+        prompt longer than the budget is admitted alone.
     preemption : {"recompute", "swap"}, default "recompute"
         What a KV shortage does to the newest running request: free its blocks and
         prefill it again later, or copy its KV cache to CPU memory over PCIe (the step
@@ -81,6 +88,7 @@ class ServingInstance:
     max_batch: int = 256
     max_batched_tokens: int = 8192
     preemption: str = "recompute"
+    chunked_prefill: bool = False
     waiting: deque = field(default_factory=deque)
     running: list = field(default_factory=list)
     swapped: deque = field(default_factory=deque)
@@ -145,34 +153,41 @@ class ServingInstance:
         resumed.append(seq.prompt + seq.generated)
         return True
 
-    def _admit(self) -> tuple[list[int], list[int]]:
-        """Admit requests for this step; return (prefill lengths, resumed contexts).
+    def _admit(self, budget: int) -> tuple[list[int], list[int], list[int]]:
+        """Admit requests for this step within ``budget`` prefill tokens.
 
         Swapped-out requests resume first, then waiting ones in queue order, then
-        evicted ones once nothing waits.
+        evicted ones once nothing waits. Returns (prefill lengths, their offsets,
+        resumed contexts).
         """
         prefill: list[int] = []
+        offsets: list[int] = []
         resumed: list[int] = []
         while self.swapped and len(self.running) < self.max_batch:
             if not self._resume(self.swapped, resumed):
-                return prefill, resumed
-        budget = self.max_batched_tokens
+                return prefill, offsets, resumed
+        chunked = self.chunked_prefill
         while self.waiting and len(self.running) < self.max_batch:
             seq = self.waiting[0]
             length = seq.prompt + seq.generated  # recompute what a preemption dropped
             blocks = self.spec.blocks_for(length + 1)
-            if blocks > self.free_blocks or (prefill and length > budget):
-                return prefill, resumed
+            if blocks > self.free_blocks:
+                return prefill, offsets, resumed
+            if (budget <= 0) if chunked else (prefill and length > budget):
+                return prefill, offsets, resumed
             self.waiting.popleft()
             self.free_blocks -= blocks
             seq.blocks = blocks
             self.running.append(seq)
-            prefill.append(length)
-            budget -= length
+            chunk = min(length, budget) if chunked else length
+            seq.pending = length - chunk
+            prefill.append(chunk)
+            offsets.append(0)
+            budget -= chunk
         while self.held and not self.waiting and len(self.running) < self.max_batch:
             if not self._resume(self.held, resumed):
                 break
-        return prefill, resumed
+        return prefill, offsets, resumed
 
     def _grow(self) -> None:
         """Give every running sequence the block its next token needs, preempting.
@@ -194,7 +209,7 @@ class ServingInstance:
                 continue
             victim = self.running.pop()  # the newest; may be seq itself
             self.preemptions += 1
-            if self.preemption == "swap":
+            if self.preemption == "swap" and not victim.pending:
                 self._swap_out(victim, self.swapped)
             else:
                 self._drop(victim, front=True)
@@ -203,6 +218,7 @@ class ServingInstance:
         """Free ``seq``'s blocks and queue it for recompute."""
         self.free_blocks += seq.blocks
         seq.blocks = 0
+        seq.pending = 0
         if front:
             self.waiting.appendleft(seq)
         else:
@@ -231,7 +247,7 @@ class ServingInstance:
         else:
             raise ValueError(f"request {rid} is not running on this instance")
         self.evictions += 1
-        if swap:
+        if swap and not seq.pending:  # a part-prefilled prompt is recomputed
             self._swap_out(seq, self.held)
         else:
             self._drop(seq, front=False)
@@ -239,9 +255,25 @@ class ServingInstance:
     def step(self, now: float) -> tuple[float, list[_Seq], list[_Seq]]:
         """Run one engine step from ``now``; return (end time, first tokens, finished)."""
         self._grow()
-        contexts = [s.prompt + s.generated for s in self.running]
-        prefill, resumed = self._admit()
-        duration = self.spec.step_time(prefill, contexts + resumed)
+        contexts: list[int] = []
+        chunks: list[int] = []
+        offsets: list[int] = []
+        budget = self.max_batched_tokens
+        if self.chunked_prefill:
+            budget -= sum(1 for s in self.running if not s.pending)
+            for s in self.running:  # prompts part-way through their prefill go on
+                if s.pending and budget > 0:
+                    chunk = min(s.pending, budget)
+                    chunks.append(chunk)
+                    offsets.append(s.prompt + s.generated - s.pending)
+                    s.pending -= chunk
+                    budget -= chunk
+                elif not s.pending:
+                    contexts.append(s.prompt + s.generated)
+        else:
+            contexts = [s.prompt + s.generated for s in self.running]
+        prefill, starts, resumed = self._admit(budget)
+        duration = self.spec.step_time(chunks + prefill, contexts + resumed, offsets + starts)
         if self._swap_tokens:
             duration += self.spec.swap_time(self._swap_tokens)
             self._swap_tokens = 0
@@ -249,6 +281,9 @@ class ServingInstance:
         self.steps += 1
         first, done, still = [], [], []
         for seq in self.running:
+            if seq.pending:  # still prefilling: no token yet
+                still.append(seq)
+                continue
             seq.generated += 1
             if math.isnan(seq.first_token):
                 seq.first_token = end

@@ -483,7 +483,8 @@ class QLMPolicy(ServingPolicy):
         that has produced ``g`` tokens is expected to need ``max(mean - g, mean / 4)``
         more, one per step of the current batch. When that wait passes the group's
         deadline, running requests of classes with a longer SLO that have produced
-        their first token make way, at most as many as the group has waiting.
+        their first token (and are not part-way through a chunked prefill) make way, at
+        most as many as the group has waiting.
         """
         mean = self._stats[group.model].mean
         context = int(self._prompt_mean + mean / 2)
@@ -501,9 +502,10 @@ class QLMPolicy(ServingPolicy):
         step = view.spec(group.model).step_time(decode_contexts=[context] * len(running))
         if now + left[ahead] * step <= group.deadline:
             return []
+        busy = view.prefilling(k)
         victims = sorted(
             ((self._slo.get(rid, 0.0), -generated, rid) for rid, generated in running
-             if self._slo.get(rid, 0.0) > group.slo_s and generated >= 1),
+             if self._slo.get(rid, 0.0) > group.slo_s and generated >= 1 and rid not in busy),
             reverse=True,
         )[: len(group.waiting)]  # fmt: skip
         actions: list[Action] = [Evict(k, rid) for _, _, rid in victims]

@@ -150,6 +150,10 @@ class ClusterView:
         """``(rid, tokens generated so far)`` of each request running on ``k``."""
         return tuple((s.rid, s.generated) for s in self.__cluster.engines[k].running)
 
+    def prefilling(self, k: int) -> frozenset[int]:
+        """Ids of the running requests of ``k`` part-way through a chunked prefill."""
+        return frozenset(s.rid for s in self.__cluster.engines[k].running if s.pending)
+
     def queued_ids(self, k: int) -> tuple[int, ...]:
         """Ids of the requests waiting in ``k``'s engine queue, head first."""
         return tuple(s.rid for s in self.__cluster.engines[k].waiting)

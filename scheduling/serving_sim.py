@@ -81,6 +81,8 @@ class ClusterConfig:
         Sequences an engine runs at once (vLLM's ``max_num_seqs``).
     max_batched_tokens : int, default 8192
         Prefill tokens per step.
+    chunked_prefill : bool, default False
+        Engines split prefills over steps (:class:`~scheduling.llm_sim.ServingInstance`).
     state_swapping : bool, default False
         KV state of preempted and evicted requests goes to CPU memory over PCIe
         (QLM's GPU-CPU state swapping) instead of being recomputed.
@@ -98,6 +100,7 @@ class ClusterConfig:
     models: Sequence[str] | None = None
     max_batch: int = 256
     max_batched_tokens: int = 8192
+    chunked_prefill: bool = False
     state_swapping: bool = False
     warm_models: int = 1
     specs: Mapping[str, Instance] | None = None
@@ -194,7 +197,7 @@ class ServingRun:
         See :func:`simulate_serving`.
     audit : dict or None
         With ``simulate_serving(audit=True)``: ``"steps"``, one ``(instance, start, end,
-        model, ids of the requests that produced a token)`` per engine step, and
+        model, ids of the requests that produced a token in it)`` per engine step, and
         ``"loads"``, one ``(instance, start, end, model)`` per model load.
     """
 
@@ -365,7 +368,13 @@ def simulate_serving(
         initial = config.models
     mode = "swap" if config.state_swapping else "recompute"
     engines = [
-        ServingInstance(specs[m], config.max_batch, config.max_batched_tokens, preemption=mode)
+        ServingInstance(
+            specs[m],
+            config.max_batch,
+            config.max_batched_tokens,
+            preemption=mode,
+            chunked_prefill=config.chunked_prefill,
+        )
         for m in initial
     ]
     world = _Cluster(config, specs, engines, list(initial), [0.0] * len(initial),
@@ -541,7 +550,8 @@ def simulate_serving(
             if eng.free_blocks < 0:
                 raise AssertionError(f"instance {k} holds more KV blocks than it has")
             if log is not None:
-                ids = tuple(s.rid for s in eng.running) + tuple(s.rid for s in done)
+                ids = tuple(s.rid for s in eng.running if not s.pending)
+                ids += tuple(s.rid for s in done)
                 log["steps"].append((k, now, end, model, ids))
             peak[k] = max(peak[k], eng.spec.kv_blocks - eng.free_blocks)
             busy[k] += end - now

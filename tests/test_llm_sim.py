@@ -93,3 +93,42 @@ def test_bad_workloads_are_refused_by_name():
         simulate_fcfs(spec, [0.0], [5], [5], placement="random")
     with pytest.raises(ValueError, match="more than the instance's"):
         simulate_fcfs(small_instance(4), [0.0], [500], [500])
+
+
+def test_chunked_prefill_splits_a_long_prompt_and_keeps_decoding():
+    """A 5,000-token prompt with a 2,048-token budget takes three steps to prefill while
+    a request already decoding produces one token in each of them."""
+    spec = Instance("mistral-7b", "a100")
+    eng = ServingInstance(spec, max_batched_tokens=2048, chunked_prefill=True)
+    eng.enqueue(_Seq(0, 10, 50))
+    t = eng.step(0.0)[0]  # request 0 prefilled, first token
+    assert t == pytest.approx(spec.step_time([10], [], [0]))
+    eng.enqueue(_Seq(1, 5000, 3))
+    times = []
+    for _ in range(3):
+        end, first, _ = eng.step(t)
+        times.append(end - t)
+        t = end
+    budget = 2048 - 1  # one token goes to the decoding request
+    chunks = [budget, budget, 5000 - 2 * budget]
+    offsets = [0, budget, 2 * budget]
+    expect = [
+        spec.step_time([c], [ctx], [o])
+        for c, o, ctx in zip(chunks, offsets, (11, 12, 13), strict=True)
+    ]
+    assert times == pytest.approx(expect)
+    assert [s.rid for s in first] == [1]  # its first token comes with the last chunk
+    assert eng.running[0].generated == 4 and eng.running[1].generated == 1
+
+
+def test_chunk_attention_is_hand_computed():
+    """A chunk of L after o cached tokens: attention pairs L^2 + 2 L o, o tokens read."""
+    spec = Instance("mistral-7b", "a100")
+    m = spec.model
+    L, o = 1000, 3000
+    flops = 2 * m.params_b * 1e9 * L + 2 * m.layers * m.heads * m.head_dim * (L * L + 2 * L * o)
+    compute = flops / (spec.gpu.peak_tflops * 1e12 * spec.compute_efficiency)
+    memory = (m.weight_bytes + m.kv_bytes_per_token * (L + o)) / (
+        spec.gpu.hbm_gb_s * 1e9 * spec.memory_efficiency
+    )
+    assert spec.step_time([L], [], [o]) == pytest.approx(max(compute, memory) + 0.004)

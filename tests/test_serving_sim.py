@@ -35,19 +35,19 @@ class ChaosPolicy(ServingPolicy):
         self.waiting.extend(requests)
 
     def decide(self, now, view):
-        actions, models, busy = [], {}, set()
+        actions, models = [], {}
         for k in range(view.n_instances):
             models[k] = view.model(k)
         for k in range(view.n_instances):
-            running = view.running(k)
+            mid_prefill = view.prefilling(k)
+            running = [rid for rid, _ in view.running(k) if rid not in mid_prefill]
             if running and self.rng.random() < 0.3:
-                actions.append(Evict(k, running[self.rng.integers(len(running))][0]))
+                actions.append(Evict(k, running[self.rng.integers(len(running))]))
             if view.idle(k, now) and self.waiting and self.rng.random() < 0.5:
                 want = self.waiting[self.rng.integers(len(self.waiting))].model
                 if want != models[k]:
                     actions.append(LoadModel(k, want))
                     models[k] = want
-                    busy.add(k)
         keep = []
         for req in self.waiting:
             ks = [k for k in range(view.n_instances) if models[k] == req.model]
@@ -65,13 +65,18 @@ class ChaosPolicy(ServingPolicy):
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10**6), swap=st.booleans(), blocks=st.integers(30, 200))
-def test_conservation_under_random_actions(seed, swap, blocks):
+@given(
+    seed=st.integers(0, 10**6),
+    swap=st.booleans(),
+    blocks=st.integers(30, 200),
+    chunked=st.booleans(),
+)
+def test_conservation_under_random_actions(seed, swap, blocks, chunked):
     reqs = workload(int(np.random.default_rng(seed).integers(5, 50)), seed=seed)
     specs = {m: small(m, blocks) for m in MODELS}
     config = ClusterConfig(
         instances=3, models=("mistral-7b", "vicuna-13b", "mistral-7b"), specs=specs,
-        max_batch=8, state_swapping=swap,
+        max_batch=8, state_swapping=swap, chunked_prefill=chunked, max_batched_tokens=64,
     )  # fmt: skip
     run = simulate_serving(reqs, ChaosPolicy(), config, seed=seed, audit=True)
     for rid, reason in run.dropped.items():  # dropped only when it could never fit
