@@ -92,3 +92,41 @@ def test_ratio_command_rejects_unknown_names(capsys):
         main(["ratio", "--policy", "oracle"])
     assert main(["ratio", "--family", "k-uniform", "--n", "1"]) == 2
     assert "n must be at least 2" in capsys.readouterr().err
+
+
+def test_serve_sim_writes_one_row_per_request_and_policy(tmp_path, capsys):
+    import csv
+
+    out = tmp_path / "out"
+    code = main(["serve-sim", "--requests", "150", "--instances", "2", "--loads", "1,2",
+                 "--policy", "qlm", "--out", str(out)])  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader((out / "serving_requests.csv").open()))
+    assert len(rows) == 2 * 150
+    assert {r["policy"] for r in rows} == {"qlm"}
+    assert {r["load"] for r in rows} == {"1.000", "2.000"}
+    assert sorted(int(r["request"]) for r in rows if r["load"] == "1.000") == list(range(150))
+    assert (out / "serving_attainment.png").stat().st_size > 0
+    printed = capsys.readouterr().out
+    assert "qlm" in printed and "SLO met" in printed
+
+
+def test_serve_sim_on_the_azure_trace_with_the_issue_flags(tmp_path, capsys):
+    from helpers import SHARED_DATA
+
+    trace = SHARED_DATA / "llm-traces" / "azure2023_conv.csv"
+    if not trace.exists():
+        pytest.skip(f"real trace not found at {trace}")
+    flags = "--model codellama-34b --gpu a100 --tp 2 --instances 1 --policy fcfs".split()
+    code = main(["serve-sim", "--trace", str(trace), *flags, "--out", str(tmp_path)])
+    assert code == 0
+    lines = (tmp_path / "serving_requests.csv").read_text().splitlines()
+    assert len(lines) == 1 + 19_366
+    assert "codellama-34b" in lines[1] and ",fcfs," in lines[1]
+
+
+def test_serve_sim_refuses_bad_arguments(capsys):
+    assert main(["serve-sim", "--instances", "0"]) == 2
+    assert "instances must be an integer >= 1" in capsys.readouterr().err
+    assert main(["serve-sim", "--models", ""]) == 2
+    assert "--models names no model" in capsys.readouterr().err
