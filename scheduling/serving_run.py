@@ -152,8 +152,9 @@ class RWTProbe(ServingPolicy):
 
     The request cannot start before ``n = outstanding - batch + 1`` of the requests on
     the instance finish (``batch`` the requests its KV cache holds); the estimate is the
-    CLT bound on their tokens over the instance's rate, plus its own prefill, with the
-    output-length statistics learned from completed requests.
+    CLT bound on their tokens over the instance's rate, plus the step in flight and its
+    own prefill step amid the running batch, with the output-length statistics learned
+    from completed requests.
     """
 
     name = "rwt-probe"
@@ -187,7 +188,10 @@ class RWTProbe(ServingPolicy):
             batch = full_batch(spec, view.max_batch, prompt, mean)[0]
             n = max(0, view.outstanding(0) + len(actions) - batch + 1)
             wait = RWTEstimator(self.stats, rate, self.z).waiting_time(n)
-            self.estimate[req.rid] = wait + spec.step_time([req.prompt_tokens])
+            # the step in flight, then its own prefill amid the running batch
+            running = [int(prompt + mean / 2)] * len(view.running(0))
+            steps = spec.step_time([], running) + spec.step_time([req.prompt_tokens], running)
+            self.estimate[req.rid] = wait + steps
             actions.append(Dispatch(req.rid, 0))
         self.new = []
         return actions
