@@ -340,6 +340,23 @@ class Instance:
         memory = bytes_moved / (self.tp * self.gpu.hbm_gb_s * GB * self.memory_efficiency)
         return max(compute, memory) + self.step_overhead_s + self.allreduce_time(tokens)
 
+    def prefill_compute_time(self, prompt: int) -> float:
+        """Seconds of compute to prefill a ``prompt``-token prompt (no weight reads).
+
+        The compute term of :meth:`step_time` for that prompt alone: what adding it to
+        a step that reads the weights anyway costs when compute is the bottleneck.
+
+        Examples
+        --------
+        >>> round(Instance("mistral-7b", "a100").prefill_compute_time(1000), 4)
+        0.0788
+        """
+        if prompt < 0:
+            raise ValueError(f"prompt must be >= 0, got {prompt}")
+        m = self.model
+        flops = 2 * m.params_b * 1e9 * prompt + 2 * m.layers * m.heads * m.head_dim * prompt**2
+        return flops / (self.tp * self.gpu.peak_tflops * 1e12 * self.compute_efficiency)
+
     def allreduce_time(self, tokens: int) -> float:
         """Tensor-parallel all-reduce seconds for a step of ``tokens`` tokens (0 at tp 1)."""
         if self.tp == 1:

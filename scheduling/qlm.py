@@ -52,11 +52,12 @@ import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scheduling.qlm_plan import PlanGroup, PlanInstance, evaluate_plan, plan_queues
-from scheduling.rwt import OutputLengthStats
+from scheduling.rwt import OutputLengthStats, request_cost
 from scheduling.serving import (
     Action,
     ClusterView,
@@ -67,7 +68,9 @@ from scheduling.serving import (
     ServingPolicy,
     WakeUp,
 )
-from scheduling.serving_sim import ClusterConfig, request_cost
+
+if TYPE_CHECKING:
+    from scheduling.serving_sim import ClusterConfig
 
 __all__ = ["LSOs", "QLMPolicy", "qlm_cluster"]
 
@@ -102,6 +105,8 @@ def qlm_cluster(lsos: LSOs, base: ClusterConfig | None = None, **options: object
 
     ``base`` (or ``ClusterConfig(**options)``) gives every other setting.
     """
+    from scheduling.serving_sim import ClusterConfig
+
     base = ClusterConfig(**options) if base is None else dataclasses.replace(base, **options)
     return dataclasses.replace(
         base,
@@ -197,6 +202,7 @@ class QLMPolicy(ServingPolicy):
     def reset(self, view: ClusterView, rng: np.random.Generator) -> None:
         """Start with empty queues and the output-length prior."""
         self._stats = {m: OutputLengthStats(*self.prior) for m in view.models}
+        self._served_models = {view.model(k) for k in range(view.n_instances)}
         self._prompts = [0, 0]  # count, sum of arrived prompt lengths
         self._last_seen: dict[str, float] = {}
         self._prompt_mean = 1000.0
@@ -206,6 +212,7 @@ class QLMPolicy(ServingPolicy):
         self._queues: list[list[int]] = [[] for _ in range(view.n_instances)]
         self._unplaced: list[int] = []
         self._slo: dict[int, float] = {}  # slo_s of requests until they finish
+        self._deadline: dict[int, float] = {}  # their TTFT deadlines
         self._model: dict[int, str] = {}  # model of dispatched requests until they finish
         self._planned_violations = 0
         self._ids = itertools.count()
@@ -222,7 +229,7 @@ class QLMPolicy(ServingPolicy):
         """Output tokens/s of one instance of ``model`` amid a full batch, prefills included.
 
         From the mean prompt seen so far and the learned mean output length
-        (:func:`~scheduling.serving_sim.request_cost`).
+        (:func:`~scheduling.rwt.request_cost`).
         """
         mean = self._stats[model].mean
         return mean / request_cost(view.spec(model), view.max_batch, self._prompt_mean, mean)
@@ -232,6 +239,11 @@ class QLMPolicy(ServingPolicy):
         for req in requests:
             if req.model not in self._stats:
                 raise ValueError(f"request {req.rid} needs {req.model}, unknown to the cluster")
+            if not self.lsos.model_swapping and req.model not in self._served_models:
+                raise ValueError(
+                    f"request {req.rid} needs {req.model}, which no instance has loaded, and "
+                    "model swapping is off"
+                )
             key = (req.model, req.slo_class)
             group = self._open.get(key)
             if group is None or group.started or group.size >= self.group_size:
@@ -244,6 +256,7 @@ class QLMPolicy(ServingPolicy):
             group.size += 1
             group.deadline = min(group.deadline, req.deadline)
             self._slo[req.rid] = req.slo_s
+            self._deadline[req.rid] = req.deadline
             self._last_seen[req.model] = now
             self._prompts[0] += 1
             self._prompts[1] += req.prompt_tokens
@@ -252,6 +265,7 @@ class QLMPolicy(ServingPolicy):
     def on_finish(self, now: float, rid: int, output_tokens: int) -> None:
         """Learn the finished request's output length."""
         self._slo.pop(rid, None)
+        self._deadline.pop(rid, None)
         self._stats[self._model.pop(rid)].observe(output_tokens)
 
     def counters(self) -> dict[str, int]:
@@ -357,6 +371,13 @@ class QLMPolicy(ServingPolicy):
                 if not mine:
                     queues[k] = []
                     continue
+                extra = {g.model for g in mine} - set(inst.throughput)
+                if extra and self.lsos.model_swapping:  # its own groups' models
+                    inst = dataclasses.replace(
+                        inst,
+                        throughput={**inst.throughput, **{m: self._rate[m] for m in extra}},
+                        load_s={**inst.load_s, **{m: view.load_time(k, m) for m in extra}},
+                    )
                 plan = plan_queues(mine, [inst], **options)
                 queues[k] = list(plan.queues[k])
                 self._count["plans_exact"] += plan.status == "optimal"
@@ -410,11 +431,15 @@ class QLMPolicy(ServingPolicy):
             rid = group.waiting.popleft()
             self._model[rid] = group.model
             out.append(Dispatch(rid, k, front))
+        if front:  # each lands at the head: the earliest member must be pushed last
+            out.reverse()
         group.started = True
         if not group.waiting:  # served in full: forget it
             del self._groups[group.gid]
             if self._open.get((group.model, group.slo_class)) is group:
                 del self._open[(group.model, group.slo_class)]
+        else:  # the rest are due by their own earliest deadline
+            group.deadline = self._deadline[group.waiting[0]]
         return out
 
     def _room(self, view: ClusterView, k: int) -> int:
@@ -433,7 +458,7 @@ class QLMPolicy(ServingPolicy):
                 continue
             if group.model != loaded:
                 if not self.lsos.model_swapping or actions or not view.idle(k, now):
-                    break  # drain first
+                    return actions  # drain first: no new work of the old model
                 actions.append(LoadModel(k, group.model))
                 self._count["model_swaps_ordered"] += 1
                 loaded = group.model

@@ -27,7 +27,13 @@ from scipy.stats import norm
 
 from scheduling.engine import Instance
 
-__all__ = ["OutputLengthStats", "RWTEstimator", "decode_throughput", "full_batch"]
+__all__ = [
+    "OutputLengthStats",
+    "RWTEstimator",
+    "decode_throughput",
+    "full_batch",
+    "request_cost",
+]
 
 
 @dataclass
@@ -115,6 +121,26 @@ def full_batch(spec: Instance, max_batch: int, prompt: float, output: float) -> 
         raise ValueError("max_batch must be >= 1 and prompt, output >= 0")
     batch = max(1, min(int(max_batch), spec.kv_tokens // max(1, int(prompt + output))))
     return batch, decode_throughput(spec, batch, int(prompt + output / 2))
+
+
+def request_cost(spec: Instance, max_batch: int, prompt: float, output: float = 200.0) -> float:
+    """Instance-seconds one request takes on ``spec`` amid a full batch.
+
+    The compute of its prompt (prefills share the weight reads of the steps they ride
+    in, so only their FLOPs count: :meth:`~scheduling.engine.Instance.prefill_compute_time`)
+    plus its share of decoding: ``output`` tokens at the full-batch token rate
+    (:func:`full_batch`). ``output`` is a sizing assumption (default 200 tokens), not a
+    true length.
+
+    Examples
+    --------
+    >>> round(request_cost(Instance("mistral-7b", "a100"), 256, 1000), 4)
+    0.1065
+    >>> round(request_cost(Instance("mistral-7b", "a100"), 256, 1), 4)  # decode dominates
+    0.0279
+    """
+    prefill = spec.prefill_compute_time(max(1, round(prompt)))
+    return prefill + output / full_batch(spec, max_batch, prompt, output)[1]
 
 
 @dataclass

@@ -13,15 +13,19 @@ nobody knows before the request finishes), requests finish (now with their outpu
   warm start when the model's weights are still in the instance's CPU memory;
 * :class:`WakeUp` at a later time (a periodic re-plan) even if nothing happens before.
 
-The policy reads the cluster through a :class:`ClusterView`: read-only accessors, so it
-can never write the cluster's state; the cluster checks every action and refuses one that
-is impossible with a :class:`ServingActionError` naming it.
+The policy reads the cluster through a :class:`ClusterView`: read-only accessors. The
+simulator passes its live view (it keeps the world private; Python cannot stop a policy
+that digs through private attributes, which breaks this contract); a serving frontend
+passes a :class:`ClusterState` snapshot of its own engines. The simulator checks every
+action and refuses one that is impossible with a :class:`ServingActionError` naming it.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -31,14 +35,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Action",
+    "ClusterState",
     "ClusterView",
     "Dispatch",
     "Evict",
+    "InstanceState",
     "LoadModel",
     "RequestInfo",
     "ServingActionError",
     "ServingPolicy",
     "WakeUp",
+    "load_seconds",
 ]
 
 
@@ -93,83 +100,176 @@ class WakeUp(NamedTuple):
 Action = Dispatch | Evict | LoadModel | WakeUp
 
 
-class ClusterView:
-    """Read-only view of a serving cluster for its policy.
+class ClusterView(ABC):
+    """What a policy may read of a serving cluster (read-only accessors).
 
-    Every accessor returns a copy or an immutable value. The instances are numbered
-    ``0 .. n_instances - 1``.
+    Instances are numbered ``0 .. n_instances - 1``. Two implementations: the
+    simulator's live view, and :class:`ClusterState`, a plain snapshot a serving
+    frontend fills in from its own engines. Every accessor returns a copy or an
+    immutable value.
     """
 
-    def __init__(self, cluster: object) -> None:
-        self.__cluster = cluster
-
     @property
+    @abstractmethod
     def n_instances(self) -> int:
         """Number of instances."""
-        return len(self.__cluster.engines)
 
     @property
+    @abstractmethod
     def max_batch(self) -> int:
         """Batch limit of every instance (sequences running at once)."""
-        return self.__cluster.config.max_batch
 
     @property
+    @abstractmethod
     def models(self) -> tuple[str, ...]:
         """Models some instance can load."""
-        return tuple(self.__cluster.specs)
 
+    @abstractmethod
     def spec(self, model: str) -> Instance:
         """Return the cost model of ``model`` on this cluster's GPUs (immutable)."""
-        return self.__cluster.specs[model]
 
-    def model(self, k: int) -> str | None:
+    @abstractmethod
+    def model(self, k: int) -> str:
         """Model loaded on instance ``k`` (the one being loaded while it loads)."""
-        return self.__cluster.loaded[k]
 
+    @abstractmethod
     def loading_until(self, k: int) -> float:
         """Time instance ``k`` finishes loading its model (in the past once loaded)."""
-        return self.__cluster.loading_until[k]
 
+    @abstractmethod
     def outstanding(self, k: int) -> int:
         """Count the requests on instance ``k``: waiting, running or swapped out."""
-        return self.__cluster.engines[k].queued
 
+    @abstractmethod
     def idle(self, k: int, now: float) -> bool:
         """Whether instance ``k`` holds no request, runs no step and loads no model."""
-        cluster = self.__cluster
-        return not (
-            cluster.engines[k].queued or cluster.stepping[k] or cluster.loading_until[k] > now
-        )
 
+    @abstractmethod
     def waiting(self, k: int) -> int:
-        """Count the requests queued on instance ``k`` and not running."""
-        eng = self.__cluster.engines[k]
-        return len(eng.waiting) + len(eng.swapped) + len(eng.held)
+        """Count the requests on instance ``k`` that are not running."""
 
+    @abstractmethod
     def running(self, k: int) -> tuple[tuple[int, int], ...]:
         """``(rid, tokens generated so far)`` of each request running on ``k``."""
-        return tuple((s.rid, s.generated) for s in self.__cluster.engines[k].running)
 
+    @abstractmethod
     def prefilling(self, k: int) -> frozenset[int]:
         """Ids of the running requests of ``k`` part-way through a chunked prefill."""
-        return frozenset(s.rid for s in self.__cluster.engines[k].running if s.pending)
 
+    @abstractmethod
     def queued_ids(self, k: int) -> tuple[int, ...]:
         """Ids of the requests waiting in ``k``'s engine queue, head first."""
-        return tuple(s.rid for s in self.__cluster.engines[k].waiting)
 
+    @abstractmethod
     def free_kv_tokens(self, k: int) -> int:
         """Free KV-cache tokens on instance ``k``."""
-        eng = self.__cluster.engines[k]
-        return eng.free_blocks * eng.spec.block_size
 
+    @abstractmethod
     def warm_models(self, k: int) -> tuple[str, ...]:
         """Models whose weights instance ``k`` keeps in CPU memory (warm starts)."""
-        return tuple(self.__cluster.cpu_models[k])
 
     def load_time(self, k: int, model: str) -> float:
         """Seconds instance ``k`` would need to load ``model`` now (0 if loaded)."""
-        return self.__cluster.load_time(k, model)
+        return load_seconds(self.spec(model), self.model(k), model, self.warm_models(k))
+
+
+def load_seconds(spec: Instance, loaded: str, model: str, warm: Sequence[str]) -> float:
+    """Seconds to load ``model`` (cost model ``spec``) where ``loaded`` is loaded.
+
+    Zero when it is already loaded; a warm start when its weights are in ``warm``.
+    """
+    if loaded == model:
+        return 0.0
+    return spec.model_load_time(warm=model in warm)
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    """One instance as a serving frontend reports it (see :class:`ClusterState`)."""
+
+    model: str
+    loading_until: float = 0.0
+    running: tuple[tuple[int, int], ...] = ()
+    waiting: int = 0
+    queued_ids: tuple[int, ...] = ()
+    prefilling: frozenset[int] = frozenset()
+    free_kv_tokens: int = 0
+    warm_models: tuple[str, ...] = ()
+    busy: bool = False
+
+
+@dataclass(frozen=True)
+class ClusterState(ClusterView):
+    """A snapshot of a real cluster, for calling a policy outside the simulator.
+
+    Parameters
+    ----------
+    specs : mapping of str to Instance
+        The cost model of every model the cluster can load.
+    instances : sequence of InstanceState
+    max_batch : int
+
+    Examples
+    --------
+    >>> from scheduling.engine import Instance
+    >>> state = ClusterState({"mistral-7b": Instance("mistral-7b", "a100")},
+    ...                      [InstanceState("mistral-7b", running=((7, 12),), waiting=2)], 64)
+    >>> state.outstanding(0), state.idle(0, now=1.0), state.load_time(0, "mistral-7b")
+    (3, False, 0.0)
+    """
+
+    specs: Mapping[str, Instance]
+    instances: Sequence[InstanceState]
+    max_batch_size: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "specs", MappingProxyType(dict(self.specs)))
+        object.__setattr__(self, "instances", tuple(self.instances))
+        for k, inst in enumerate(self.instances):
+            if not isinstance(inst, InstanceState):
+                raise TypeError(f"instances[{k}] must be an InstanceState, got {inst!r}")
+            if inst.model not in self.specs:
+                raise ValueError(f"instances[{k}] has {inst.model!r}, which specs lacks")
+        if isinstance(self.max_batch_size, bool) or self.max_batch_size < 1:
+            raise ValueError(f"max_batch must be an integer >= 1, got {self.max_batch_size!r}")
+
+    n_instances = property(lambda self: len(self.instances), doc="Number of instances.")
+    max_batch = property(lambda self: self.max_batch_size, doc="Batch limit of every instance.")
+    models = property(lambda self: tuple(self.specs), doc="Models some instance can load.")
+
+    def spec(self, model: str) -> Instance:  # noqa: D102
+        return self.specs[model]
+
+    def model(self, k: int) -> str:  # noqa: D102
+        return self.instances[k].model
+
+    def loading_until(self, k: int) -> float:  # noqa: D102
+        return self.instances[k].loading_until
+
+    def outstanding(self, k: int) -> int:  # noqa: D102
+        return len(self.instances[k].running) + self.instances[k].waiting
+
+    def idle(self, k: int, now: float) -> bool:  # noqa: D102
+        inst = self.instances[k]
+        return not (self.outstanding(k) or inst.busy or inst.loading_until > now)
+
+    def waiting(self, k: int) -> int:  # noqa: D102
+        return self.instances[k].waiting
+
+    def running(self, k: int) -> tuple[tuple[int, int], ...]:  # noqa: D102
+        return self.instances[k].running
+
+    def prefilling(self, k: int) -> frozenset[int]:  # noqa: D102
+        return self.instances[k].prefilling
+
+    def queued_ids(self, k: int) -> tuple[int, ...]:  # noqa: D102
+        return self.instances[k].queued_ids
+
+    def free_kv_tokens(self, k: int) -> int:  # noqa: D102
+        return self.instances[k].free_kv_tokens
+
+    def warm_models(self, k: int) -> tuple[str, ...]:  # noqa: D102
+        return self.instances[k].warm_models
 
 
 class ServingPolicy(ABC):

@@ -1,9 +1,10 @@
 """LLM-serving experiments: policies by name, load levels, tables and plots.
 
 The offered **load** of a workload on a cluster is its request rate over the cluster's
-nominal capacity: ``sum over instances of (decode throughput of its model at a full
-batch) / (mean output length)`` requests per second (:func:`nominal_capacity_rps`); a
-load of 1 keeps every instance decoding full batches, above 1 the cluster is overloaded.
+nominal capacity (:func:`nominal_capacity_rps`): each instance serves one request per
+:func:`~scheduling.rwt.request_cost` (prompt compute plus its share of full-batch
+decoding) of the workload's mean prompt and output, and the cluster saturates when the
+model with the most demand per instance does. Above 1 the cluster is overloaded.
 :func:`at_load` rescales a workload's arrival times to a given load.
 """
 
@@ -17,14 +18,13 @@ from typing import Any
 import numpy as np
 
 from scheduling.engine import Instance
-from scheduling.rwt import OutputLengthStats, RWTEstimator, full_batch
+from scheduling.rwt import OutputLengthStats, RWTEstimator, full_batch, request_cost
 from scheduling.serving import Action, ClusterView, Dispatch, RequestInfo, ServingPolicy
 from scheduling.serving_baselines import CentralQueuePolicy, FCFSPolicy, noisy_length_predictions
 from scheduling.serving_sim import (
     ClusterConfig,
     ServingRun,
     default_models,
-    request_cost,
     simulate_serving,
 )
 from scheduling.traces import LLMRequests, assign_classes, scale_arrivals, synthetic_requests
@@ -98,7 +98,7 @@ def nominal_capacity_rps(requests: LLMRequests, config: ClusterConfig) -> float:
     """Return the requests per second the cluster serves at full batches.
 
     Each instance serves its model's requests at one per
-    :func:`~scheduling.serving_sim.request_cost` of the workload's mean prompt and output;
+    :func:`~scheduling.rwt.request_cost` of the workload's mean prompt and output;
     the models are placed as :func:`~scheduling.serving_sim.simulate_serving` places them.
 
     Examples

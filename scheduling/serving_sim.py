@@ -45,7 +45,7 @@ import numpy as np
 
 from scheduling.engine import Instance
 from scheduling.llm_sim import ServingInstance, _Seq
-from scheduling.rwt import full_batch
+from scheduling.rwt import request_cost
 from scheduling.serving import (
     ClusterView,
     Dispatch,
@@ -55,11 +55,12 @@ from scheduling.serving import (
     ServingActionError,
     ServingPolicy,
     WakeUp,
+    load_seconds,
 )
 from scheduling.sim import Simulation
 from scheduling.traces import LLMRequests
 
-__all__ = ["ClusterConfig", "ServingRun", "default_models", "request_cost", "simulate_serving"]
+__all__ = ["ClusterConfig", "ServingRun", "default_models", "simulate_serving"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class ClusterConfig:
     models : sequence of str, optional
         Model loaded on each instance at time 0 (one name per instance). Default: the
         workload's models shared out in proportion to their demand, requests times
-        :func:`request_cost` (:func:`default_models`).
+        :func:`scheduling.rwt.request_cost` (:func:`default_models`).
     max_batch : int, default 256
         Sequences an engine runs at once (vLLM's ``max_num_seqs``).
     max_batched_tokens : int, default 8192
@@ -158,23 +159,6 @@ def default_models(
             break
         given[i] += 1
     return tuple(m for m, g in zip(models.tolist(), given.tolist(), strict=True) for _ in range(g))
-
-
-def request_cost(spec: Instance, max_batch: int, prompt: float, output: float = 200.0) -> float:
-    """Instance-seconds one request takes on ``spec`` amid a full batch.
-
-    Its prefill (the compute of its prompt, without the per-step overhead) plus its share
-    of decoding: ``output`` tokens at the full-batch token rate (:func:`full_batch`).
-    ``output`` is a sizing assumption (default 200 tokens), not a true length.
-
-    Examples
-    --------
-    >>> from scheduling.engine import Instance
-    >>> round(request_cost(Instance("mistral-7b", "a100"), 256, 1000), 4)
-    0.1065
-    """
-    prefill = spec.step_time([max(1, round(prompt))]) - spec.step_overhead_s
-    return prefill + output / full_batch(spec, max_batch, prompt, output)[1]
 
 
 @dataclass(frozen=True)
@@ -264,9 +248,57 @@ class _Cluster:
     def load_time(self, k: int, model: str) -> float:
         if model not in self.specs:
             raise ServingActionError(f"model {model!r} is not available on this cluster")
-        if self.loaded[k] == model:
-            return 0.0
-        return self.specs[model].model_load_time(warm=model in self.cpu_models[k])
+        return load_seconds(self.specs[model], self.loaded[k], model, self.cpu_models[k])
+
+
+class _LiveView(ClusterView):
+    """The simulator's view of its world for the policy (read-only accessors)."""
+
+    def __init__(self, world: _Cluster) -> None:
+        self.__world = world
+
+    n_instances = property(lambda self: len(self.__world.engines))
+    max_batch = property(lambda self: self.__world.config.max_batch)
+    models = property(lambda self: tuple(self.__world.specs))
+
+    def spec(self, model: str) -> Instance:
+        return self.__world.specs[model]
+
+    def model(self, k: int) -> str:
+        return self.__world.loaded[k]
+
+    def loading_until(self, k: int) -> float:
+        return self.__world.loading_until[k]
+
+    def outstanding(self, k: int) -> int:
+        return self.__world.engines[k].queued
+
+    def idle(self, k: int, now: float) -> bool:
+        w = self.__world
+        return not (w.engines[k].queued or w.stepping[k] or w.loading_until[k] > now)
+
+    def waiting(self, k: int) -> int:
+        eng = self.__world.engines[k]
+        return len(eng.waiting) + len(eng.swapped) + len(eng.held)
+
+    def running(self, k: int) -> tuple[tuple[int, int], ...]:
+        return tuple((s.rid, s.generated) for s in self.__world.engines[k].running)
+
+    def prefilling(self, k: int) -> frozenset[int]:
+        return frozenset(s.rid for s in self.__world.engines[k].running if s.pending)
+
+    def queued_ids(self, k: int) -> tuple[int, ...]:
+        return tuple(s.rid for s in self.__world.engines[k].waiting)
+
+    def free_kv_tokens(self, k: int) -> int:
+        eng = self.__world.engines[k]
+        return eng.free_blocks * eng.spec.block_size
+
+    def warm_models(self, k: int) -> tuple[str, ...]:
+        return tuple(self.__world.cpu_models[k])
+
+    def load_time(self, k: int, model: str) -> float:
+        return self.__world.load_time(k, model)
 
 
 def _specs(names: set[str], config: ClusterConfig) -> dict[str, Instance]:
@@ -379,7 +411,7 @@ def simulate_serving(
     ]
     world = _Cluster(config, specs, engines, list(initial), [0.0] * len(initial),
                      [[] for _ in initial], [False] * len(initial))  # fmt: skip
-    view = ClusterView(world)
+    view = _LiveView(world)
     policy.reset(view, np.random.default_rng(seed))
 
     first = np.full(n, np.nan)
@@ -417,10 +449,10 @@ def simulate_serving(
         infos = []
         while i < n and arr[i] == now:
             out = int(outputs[i])
-            if out < 1:
-                raise ValueError(f"request {i}: output_tokens {out} must be >= 1")
             spec = specs[names[i]]
-            if spec.blocks_for(int(pro[i]) + out) > spec.kv_blocks:
+            if out < 1:
+                dropped[i] = f"output_tokens {out}: nothing to generate"
+            elif spec.blocks_for(int(pro[i]) + out) > spec.kv_blocks:
                 dropped[i] = (
                     f"prompt {int(pro[i])} + output {out} tokens exceed the "
                     f"{spec.kv_tokens} KV tokens of {names[i]} on {config.tp} x {config.gpu}"
@@ -514,8 +546,8 @@ def simulate_serving(
             sim.schedule(now + seconds, "loaded", k)
         elif isinstance(action, WakeUp):
             t = float(action.time)
-            if not (math.isfinite(t) and t >= now):
-                raise ServingActionError(f"{action}: the time must be finite and >= now {now}")
+            if not (math.isfinite(t) and t > now):
+                raise ServingActionError(f"{action}: the time must be finite and after now {now}")
             sim.schedule(t, "wake")
         else:
             raise ServingActionError(f"unknown action {action!r}")

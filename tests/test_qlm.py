@@ -34,7 +34,11 @@ def test_planners_never_read_a_waiting_requests_true_length(policy):
     assert reqs.output_tokens.reads == 60  # the simulator's one read per request
 
 
-@pytest.mark.parametrize("off", [None, "pulling", "eviction", "state_swapping", "load_balancing"])
+@pytest.mark.parametrize(
+    "off",
+    [None, "pulling", "eviction", "state_swapping", "model_swapping", "warm_start",
+     "load_balancing"],
+)  # fmt: skip
 def test_conservation_with_every_operation(off):
     """Three models on three instances, overloaded: every token once, KV and models ok."""
     lsos = LSOs() if off is None else LSOs().without(off)
@@ -45,7 +49,7 @@ def test_conservation_with_every_operation(off):
     specs = {m: Instance(m, "a100") for m in ("mistral-7b", "vicuna-13b", "codellama-34b")}
     check_audit(run, reqs, config, specs)
     assert run.summary["finished"] == len(reqs)
-    if lsos.load_balancing:  # the idle codellama instance is put to work
+    if lsos.load_balancing and lsos.model_swapping:  # the idle codellama instance works
         assert run.summary["lso"]["model_loads_cold"] >= 1
         assert "codellama-34b" not in {m for *_, m, _ in run.audit["steps"]}
 
@@ -75,7 +79,7 @@ def test_eviction_makes_room_for_an_urgent_group():
     assert run.met[urgent].all()
     assert run.summary["lso"]["evictions"] == 4  # one per urgent request, no more
     assert run.summary["lso"]["swaps_out"] == run.summary["lso"]["swaps_in"] == 4
-    assert (run.tokens == run.tokens).all() and run.summary["finished"] == 12
+    assert run.tokens.tolist() == [3000] * 8 + [50] * 4 and run.summary["finished"] == 12
 
 
 def test_model_swapping_serves_a_model_no_instance_had():
@@ -88,7 +92,7 @@ def test_model_swapping_serves_a_model_no_instance_had():
     load = Instance("vicuna-13b", "a100").model_load_time()
     assert run.summary["lso"]["model_loads_cold"] == 1
     assert run.first_token[0] > load
-    with pytest.raises(ValueError, match="no instance can serve model 'vicuna-13b'"):
+    with pytest.raises(ValueError, match="needs vicuna-13b, which no instance has loaded"):
         lsos = LSOs().without("model_swapping")
         simulate_serving(reqs, QLMPolicy(lsos), qlm_cluster(lsos, instances=1,
                                                             models=("mistral-7b",)))  # fmt: skip
@@ -131,3 +135,57 @@ def test_rwt_bound_coverage_against_simulated_waits():
     coverage = {z: rwt_coverage(work, config, z=z, skip=200) for z in (0.0, 1.645)}
     assert 0.85 <= coverage[1.645] <= 1.0
     assert coverage[1.645] > coverage[0.0] + 0.2
+
+
+def test_qlm_is_called_by_a_frontend_with_a_snapshot():
+    """No simulator: a frontend reports its cluster, QLM answers with actions."""
+    from scheduling.serving import ClusterState, Dispatch, InstanceState, LoadModel, RequestInfo
+
+    specs = {m: Instance(m, "a100") for m in ("mistral-7b", "vicuna-13b")}
+    busy = InstanceState("mistral-7b", running=tuple((100 + i, 5) for i in range(8)),
+                         free_kv_tokens=10_000, busy=True)  # fmt: skip
+    idle = InstanceState("mistral-7b", free_kv_tokens=400_000)
+    state = ClusterState(specs, [busy, idle], max_batch_size=8)
+    policy = QLMPolicy()
+    policy.reset(state, np.random.default_rng(0))
+    arrivals = [RequestInfo(i, 10.0, 500, "mistral-7b", "interactive", 20.0) for i in range(3)]
+    policy.on_arrival(10.0, arrivals)
+    actions = policy.decide(10.0, state)
+    assert actions[:3] == [Dispatch(i, 1) for i in range(3)]  # the full instance gets none
+    for i in range(3):
+        policy.on_finish(11.0, i, 150)
+    # later: vicuna, which no instance has; the idle instance is told to load it
+    policy.on_arrival(12.0, [RequestInfo(3, 12.0, 500, "vicuna-13b", "batch-1", 60.0)])
+    actions = policy.decide(12.0, state)
+    assert actions[:2] == [LoadModel(1, "vicuna-13b"), Dispatch(3, 1)]
+
+
+def test_load_balancing_off_still_serves_a_model_no_instance_has():
+    """Groups keep a home instance; a codellama group's home must be able to load it."""
+    models = ["mistral-7b", "vicuna-13b", "codellama-34b"]
+    reqs = requests([0.0, 0.0, 0.1], 100, [20, 20, 20], models, ["a"] * 3, [60.0] * 3)
+    lsos = LSOs().without("load_balancing")
+    config = qlm_cluster(lsos, instances=3, models=("mistral-7b", "vicuna-13b", "vicuna-13b"))
+    run = simulate_serving(reqs, QLMPolicy(lsos), config, audit=True)
+    assert run.summary["finished"] == 3
+    assert [m for *_, m in run.audit["loads"]] == ["codellama-34b"]
+
+
+def test_a_planned_model_swap_is_not_postponed_by_work_of_the_old_model():
+    """One Mistral instance under steady Mistral load; one interactive Vicuna request at
+    t = 1: the instance drains (takes no new Mistral work) and loads Vicuna in time."""
+    rng = np.random.default_rng(0)
+    n = 600
+    arrival = np.r_[np.sort(rng.uniform(0, 120, n)), 1.0]
+    order = np.argsort(arrival, kind="stable")
+    model = np.array(["mistral-7b"] * n + ["vicuna-13b"])[order]
+    reqs = requests(arrival[order], 200, np.full(n + 1, 100), model,
+                    np.array(["batch-2"] * n + ["interactive"])[order],
+                    np.r_[np.full(n, 3600.0), 20.0][order])  # fmt: skip
+    config = qlm_cluster(LSOs(), instances=1, models=("mistral-7b",))
+    run = simulate_serving(reqs, QLMPolicy(), config, audit=True)
+    v = int(np.flatnonzero(model == "vicuna-13b")[0])
+    load = run.audit["loads"][0]
+    assert load[3] == "vicuna-13b" and load[1] < 5.0  # loaded within seconds of its arrival
+    assert run.met[v]
+    assert run.summary["slo_attainment"] == 1.0

@@ -10,12 +10,12 @@ from serving_checks import MODELS, check_audit, hidden_workload, small, workload
 
 from scheduling.engine import Instance
 from scheduling.serving import (
-    ClusterView,
     Dispatch,
     Evict,
     LoadModel,
     ServingActionError,
     ServingPolicy,
+    WakeUp,
 )
 from scheduling.serving_baselines import CentralQueuePolicy, FCFSPolicy
 from scheduling.serving_sim import ClusterConfig, default_models, simulate_serving
@@ -182,6 +182,8 @@ def test_impossible_actions_are_refused_by_name():
         run_with([LoadModel(0, "gpt-9")])
     with pytest.raises(ServingActionError, match=r"instance must be an integer in \[0, 2\)"):
         run_with([Dispatch(0, 5)])
+    with pytest.raises(ServingActionError, match="after now"):
+        run_with([WakeUp(0.0)])
     with pytest.raises(RuntimeError, match="never dispatched 3 requests"):
         run_with([])
 
@@ -246,7 +248,54 @@ def test_hidden_lengths_catch_a_policy_that_peeks():
         simulate_serving(reqs, Peek(), ClusterConfig(instances=2, models=MODELS))
 
 
-def test_view_is_read_only():
-    view = ClusterView(object())
-    with pytest.raises(AttributeError):
-        view.n_instances = 3
+def test_a_snapshot_state_is_read_only_and_checked():
+    import dataclasses
+
+    from scheduling.serving import ClusterState, InstanceState
+
+    specs = {"mistral-7b": Instance("mistral-7b", "a100")}
+    state = ClusterState(specs, [InstanceState("mistral-7b", waiting=1)], 8)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        state.max_batch_size = 3
+    with pytest.raises(TypeError):
+        state.specs["vicuna-13b"] = specs["mistral-7b"]
+    with pytest.raises(ValueError, match="which specs lacks"):
+        ClusterState(specs, [InstanceState("vicuna-13b")], 8)
+    warm = ClusterState(
+        {**specs, "vicuna-13b": Instance("vicuna-13b", "a100")},
+        [InstanceState("mistral-7b", warm_models=("vicuna-13b",))], 8,
+    )  # fmt: skip
+    assert warm.load_time(0, "vicuna-13b") == Instance("vicuna-13b", "a100").model_load_time(
+        warm=True
+    )
+
+
+def test_sjf_pulls_the_shortest_predicted_first():
+    """One instance, batch of 1: with exact predictions the requests run shortest first."""
+    out = np.array([40, 10, 30, 20])
+    reqs = LLMRequests(np.zeros(4), np.full(4, 50), out, model=np.full(4, "mistral-7b"),
+                       slo_class=np.full(4, "a"), slo_s=np.full(4, 100.0))  # fmt: skip
+    policy = CentralQueuePolicy("sjf", predicted=out, pull_ahead=1)
+    run = simulate_serving(reqs, policy, ClusterConfig(instances=1, max_batch=1))
+    assert np.argsort(run.first_token).tolist() == [1, 3, 2, 0]
+
+
+def test_a_request_with_no_output_is_dropped_with_a_reason():
+    reqs = LLMRequests(np.zeros(2), np.full(2, 50), np.array([0, 5]),
+                       model=np.full(2, "mistral-7b"), slo_class=np.full(2, "a"),
+                       slo_s=np.full(2, 10.0))  # fmt: skip
+    run = simulate_serving(reqs, FCFSPolicy(), ClusterConfig(instances=1))
+    assert run.dropped == {0: "output_tokens 0: nothing to generate"}
+    assert run.summary["finished"] == 1 and not run.met[0]
+
+
+def test_tbt_and_e2e_are_the_hand_computed_ones():
+    spec = Instance("mistral-7b", "a100")
+    reqs = LLMRequests(np.zeros(1), np.array([100]), np.array([3]),
+                       model=np.array(["mistral-7b"]), slo_class=np.array(["a"]),
+                       slo_s=np.array([10.0]))  # fmt: skip
+    run = simulate_serving(reqs, FCFSPolicy(), ClusterConfig(instances=1))
+    steps = [spec.step_time([100]), spec.step_time([], [101]), spec.step_time([], [102])]
+    assert run.summary["tbt_p50_s"] == pytest.approx((steps[1] + steps[2]) / 2)
+    assert run.summary["e2e_p50_s"] == pytest.approx(sum(steps))
+    assert run.summary["gpu_utilisation"] == pytest.approx(1.0)
