@@ -17,8 +17,9 @@ lengths, the online-matching admission (greedy on reusable seats, 1/2-competitiv
 admission problem) and QLM. Prints SLO attainment (overall, interactive) and throughput
 side by side with QLM's gain over FCFS; then, at the heaviest load, QLM with each LSO
 switched off; then the coverage of the RWT bound against simulated waits on one instance;
-then the global planner's solve time. Writes ``benchmarks/results/llm_serving.csv``,
-``llm_serving_ablation.csv`` and ``llm_serving.png``.
+(the global plan's solve time is ``benchmarks/qlm_plan_speed.py``, the simulator's
+speed ``benchmarks/llm_sim_speed.py``). Writes ``benchmarks/results/llm_serving.csv``,
+``llm_serving_ablation.csv``, ``llm_serving_conv.png`` and ``llm_serving_shift.png``.
 """
 
 from __future__ import annotations
