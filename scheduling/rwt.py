@@ -137,7 +137,7 @@ def request_cost(spec: Instance, max_batch: int, prompt: float, output: float = 
     >>> round(request_cost(Instance("mistral-7b", "a100"), 256, 1000), 4)
     0.1065
     >>> round(request_cost(Instance("mistral-7b", "a100"), 256, 1), 4)  # decode dominates
-    0.0279
+    0.0187
     """
     prefill = spec.prefill_compute_time(max(1, round(prompt)))
     return prefill + output / full_batch(spec, max_batch, prompt, output)[1]
