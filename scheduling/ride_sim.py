@@ -62,6 +62,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from scipy.sparse.csgraph import dijkstra
 
+from scheduling._plots import share_by_policy
 from scheduling.dispatch import (
     POLICIES,
     PRIOR_POLICIES,
@@ -829,25 +830,9 @@ _SERVED_FIELDS += ("group_size",)
 # ---------------------------------------------------------------------- plots
 def plot_sweep(rows: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
     """Plot service rate against fleet size, one line per policy (rows of summaries)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for pol in sorted({r["policy"] for r in rows}):
-        pts = sorted((r["vehicles"], r["service_rate"]) for r in rows if r["policy"] == pol)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=pol)
-    ax.set_xlabel("vehicles")
-    ax.set_ylabel("service rate")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title(title or "service rate vs fleet size")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    title = title or "service rate vs fleet size"
+    return share_by_policy(rows, path, x="vehicles", y="service_rate", xlabel="vehicles",
+                           ylabel="service rate", title=title)  # fmt: skip
 
 
 def plot_routes(

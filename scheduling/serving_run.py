@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from scheduling._plots import share_by_policy
 from scheduling.engine import Instance
 from scheduling.rwt import OutputLengthStats, RWTEstimator, full_batch, request_cost
 from scheduling.serving import Action, ClusterView, Dispatch, RequestInfo, ServingPolicy
@@ -284,24 +285,6 @@ def format_serving_table(
 
 def plot_attainment(rows: Sequence[dict[str, Any]], path: str | Path, *, title: str = "") -> Path:
     """Plot SLO attainment against load, one line per policy; return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for name in dict.fromkeys(r["policy"] for r in rows):
-        pts = sorted((r["load"], r["slo_attainment"]) for r in rows if r["policy"] == name)
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=name)
-    ax.set_xlabel("offered load (1 = nominal cluster capacity)")
-    ax.set_ylabel("SLO attainment (TTFT)")
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return share_by_policy(rows, path, x="load", y="slo_attainment", title=title,
+                           xlabel="offered load (1 = nominal cluster capacity)",
+                           ylabel="SLO attainment (TTFT)")  # fmt: skip
