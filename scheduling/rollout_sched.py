@@ -1,0 +1,209 @@
+"""The rollout scheduler as a library: which chunk runs next, on which instance (Seer).
+
+An RL framework's rollout loop owns the engines; it tells a :class:`RolloutScheduler`
+which requests exist (GRPO groups of ``G`` responses to one prompt), when a chunk of a
+request finished (how many tokens it has generated, and whether it ended), and asks it
+:meth:`~RolloutScheduler.next_chunks` for the chunks to start now, given each instance's
+free batch slots and KV tokens. The scheduler never sees a request's length before the
+request ends.
+
+Policies (``policy=``):
+
+* ``"divided"`` -- divided rollout: every request runs in chunks of at most
+  ``chunk_size`` tokens and returns to the buffer after each; chunks start first come
+  first served, each on the instance with the most free KV cache;
+* ``"context-aware"`` -- Seer's context-aware scheduling on top: one probe request per
+  group runs first (probes least-served first); a group's length estimate is the longest
+  of its finished requests (the generation cap while none has finished); the others run
+  longest-first by estimated remaining tokens; a request that has waited in the buffer
+  longer than ``starvation_s`` goes ahead of everything;
+* ``"oracle"`` -- longest-first by true remaining tokens (given up front through
+  ``true_lengths``: the upper reference, not a real policy);
+* ``"fifo"`` -- requests run to completion in arrival order (``chunk_size`` = the cap):
+  with groups placed statically this is the synchronous baseline.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["ROLLOUT_POLICIES", "ChunkOrder", "InstanceRoom", "RolloutScheduler"]
+
+ROLLOUT_POLICIES = ("fifo", "divided", "context-aware", "oracle")
+
+
+@dataclass(frozen=True)
+class InstanceRoom:
+    """What an instance can take now: batch slots and free KV-cache tokens."""
+
+    slots: int
+    free_kv_tokens: int
+
+
+@dataclass(frozen=True)
+class ChunkOrder:
+    """Run request ``rid`` on ``instance`` for at most ``max_new_tokens`` tokens."""
+
+    rid: int
+    instance: int
+    max_new_tokens: int
+
+
+class RolloutScheduler:
+    """Seer-style chunk scheduling (see the module docstring).
+
+    Parameters
+    ----------
+    group_of : sequence of int
+        The GRPO group of every request (requests are ``0 .. n - 1``).
+    prompt_tokens : sequence of int
+    max_tokens : int
+        The generation cap.
+    policy : {"fifo", "divided", "context-aware", "oracle"}
+    chunk_size : int, default 8192
+    starvation_s : float, default inf
+        Waiting time in the buffer after which a request goes first (context-aware).
+    true_lengths : sequence of int, optional
+        Needed by ``"oracle"`` only.
+    home : sequence of int, optional
+        A fixed instance per request (static placement); chunks then only run there.
+
+    Examples
+    --------
+    >>> s = RolloutScheduler([0, 0, 1, 1], [10, 10, 10, 10], 100, policy="context-aware",
+    ...                      chunk_size=50)
+    >>> [c.rid for c in s.next_chunks(0.0, [InstanceRoom(2, 10_000)])]  # one probe a group
+    [0, 2]
+    >>> s.chunk_done(1.0, 0, generated=30, finished=True)
+    >>> s.estimate(0), s.estimate(1)
+    (30, 100)
+    """
+
+    def __init__(
+        self,
+        group_of: Sequence[int],
+        prompt_tokens: Sequence[int],
+        max_tokens: int,
+        *,
+        policy: str = "context-aware",
+        chunk_size: int = 8192,
+        starvation_s: float = math.inf,
+        true_lengths: Sequence[int] | None = None,
+        home: Sequence[int] | None = None,
+    ) -> None:
+        group = np.asarray(group_of, dtype=np.int64)
+        prompt = np.asarray(prompt_tokens, dtype=np.int64)
+        if group.ndim != 1 or prompt.shape != group.shape:
+            raise ValueError("group_of and prompt_tokens need one entry per request")
+        if policy not in ROLLOUT_POLICIES:
+            raise ValueError(f"policy must be one of {ROLLOUT_POLICIES}, got {policy!r}")
+        if isinstance(max_tokens, bool) or int(max_tokens) != max_tokens or max_tokens < 1:
+            raise ValueError(f"max_tokens must be an integer >= 1, got {max_tokens!r}")
+        if isinstance(chunk_size, bool) or int(chunk_size) != chunk_size or chunk_size < 1:
+            raise ValueError(f"chunk_size must be an integer >= 1, got {chunk_size!r}")
+        if (prompt < 1).any():
+            raise ValueError(f"prompt_tokens must be >= 1 (request {int(np.argmin(prompt))})")
+        if policy == "oracle":
+            if true_lengths is None:
+                raise ValueError("policy 'oracle' needs true_lengths")
+            lengths = np.asarray(true_lengths, dtype=np.int64)
+            if lengths.shape != group.shape or (lengths < 1).any() or (lengths > max_tokens).any():
+                raise ValueError("true_lengths need one value in [1, max_tokens] per request")
+            self._true = lengths
+        self.policy = policy
+        self.group = group
+        self.prompt = prompt
+        self.max_tokens = int(max_tokens)
+        self.chunk_size = self.max_tokens if policy == "fifo" else int(chunk_size)
+        self.starvation_s = float(starvation_s)
+        self.home = None if home is None else np.asarray(home, dtype=np.int64)
+        n = group.size
+        self.generated = np.zeros(n, dtype=np.int64)
+        self.finished = np.zeros(n, dtype=bool)
+        self.running = np.zeros(n, dtype=bool)
+        self.ready_since = np.zeros(n)  # time each request entered the buffer
+        self.last_instance = np.full(n, -1, dtype=np.int64)
+        n_groups = int(group.max()) + 1 if n else 0
+        self._longest_done = np.zeros(n_groups, dtype=np.int64)
+        self._probe = np.full(n_groups, -1, dtype=np.int64)
+        for rid in range(n):  # the first request of each group is its probe
+            if self._probe[group[rid]] < 0:
+                self._probe[group[rid]] = rid
+        self.migrations = 0
+
+    # ------------------------------------------------------------------ events
+    def chunk_done(self, now: float, rid: int, *, generated: int, finished: bool) -> None:
+        """Record that ``rid``'s chunk ended, with ``generated`` tokens in all.
+
+        ``finished`` when the request itself ended (its length is then ``generated``).
+        """
+        if not self.running[rid]:
+            raise ValueError(f"request {rid} has no chunk running")
+        if generated < self.generated[rid] or generated > self.max_tokens:
+            raise ValueError(f"request {rid}: generated {generated} out of range")
+        self.running[rid] = False
+        self.generated[rid] = generated
+        self.ready_since[rid] = now
+        if finished or generated >= self.max_tokens:
+            self.finished[rid] = True
+            g = self.group[rid]
+            self._longest_done[g] = max(self._longest_done[g], generated)
+
+    def estimate(self, group: int) -> int:
+        """Return the group's length estimate: longest finished request, else the cap."""
+        done = self._longest_done[group]
+        return int(done) if done > 0 else self.max_tokens
+
+    # ------------------------------------------------------------------ decisions
+    def _priority(self, rid: int, now: float) -> tuple:
+        """Sort key of a ready request (smaller runs first)."""
+        if self.policy in ("fifo", "divided"):
+            return (self.ready_since[rid], rid)
+        if self.policy == "oracle":
+            return (-(self._true[rid] - self.generated[rid]), rid)
+        if now - self.ready_since[rid] > self.starvation_s:
+            return (0, self.ready_since[rid], rid)
+        g = self.group[rid]
+        if self._probe[g] == rid and self._longest_done[g] == 0:
+            return (1, self.generated[rid], rid)  # probes first, least served first
+        remaining = max(self.estimate(g) - self.generated[rid], 1)
+        return (2, -remaining, rid)
+
+    def pending(self) -> np.ndarray:
+        """Return the requests waiting in the buffer for their next chunk."""
+        return np.flatnonzero(~self.finished & ~self.running)
+
+    def next_chunks(self, now: float, rooms: Sequence[InstanceRoom]) -> list[ChunkOrder]:
+        """Chunks to start now, given what each instance can take.
+
+        Requests go in priority order, each to the instance with the most free KV cache
+        that has a slot and room for its context plus the chunk (its ``home`` only, with a
+        static placement); a request that fits nowhere waits.
+        """
+        slots = [r.slots for r in rooms]
+        free = [r.free_kv_tokens for r in rooms]
+        orders: list[ChunkOrder] = []
+        for rid in sorted(self.pending().tolist(), key=lambda r: self._priority(r, now)):
+            chunk = min(self.chunk_size, self.max_tokens - int(self.generated[rid]))
+            need = int(self.prompt[rid] + self.generated[rid]) + (
+                chunk if self.policy != "fifo" else 0
+            )
+            options = range(len(rooms)) if self.home is None else [int(self.home[rid])]
+            best = max((k for k in options if slots[k] > 0 and free[k] >= need),
+                       key=lambda k: (free[k], -k), default=None)  # fmt: skip
+            if best is None:
+                if self.home is None and not any(s > 0 for s in slots):
+                    break
+                continue
+            slots[best] -= 1
+            free[best] -= need
+            self.running[rid] = True
+            if self.last_instance[rid] >= 0 and self.last_instance[rid] != best:
+                self.migrations += 1
+            self.last_instance[rid] = best
+            orders.append(ChunkOrder(rid, best, chunk))
+        return orders

@@ -1,0 +1,199 @@
+"""A simulated synchronous rollout: GRPO requests on continuous-batching instances.
+
+The rollout loop of one RL iteration, on the shared event core: ``instances`` engines
+(:class:`scheduling.llm_sim.ServingInstance` over an :class:`scheduling.engine.Instance`
+cost model) serve the chunks a :class:`scheduling.rollout_sched.RolloutScheduler`
+orders. A chunk of request ``r`` is an engine sequence whose context is ``r``'s prompt
+plus what it has generated so far; it ends after ``max_new_tokens`` tokens or when the
+request does (the simulator alone knows the true lengths). A chunk that continues a
+request needs its KV cache: ``migration="recompute"`` prefills the context again;
+``"transfer"`` loads it from a global KV pool at the GPU's host-link bandwidth (the
+engine's swap-in path), as Seer does with its pooled KV store.
+
+The synchronous baseline (veRL-like) is :func:`simulate_rollout` with ``policy="fifo"``
+and ``static=True``: groups are split over the instances up front, every request runs to
+completion on its instance, and KV shortage preempts by recompute.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from scheduling.engine import Instance
+from scheduling.llm_sim import ServingInstance, _Seq
+from scheduling.rollout_sched import InstanceRoom, RolloutScheduler
+from scheduling.sim import Simulation
+
+__all__ = ["RolloutResult", "simulate_rollout"]
+
+
+@dataclass(frozen=True)
+class RolloutResult:
+    """Per-request finish times and the iteration's metrics.
+
+    Attributes
+    ----------
+    finish : ndarray
+        When each request ended (s).
+    tokens : ndarray of int
+        Tokens each request generated (its true length).
+    summary : dict
+        policy, makespan_s, tokens_per_s, tail_s (time to finish the last 10% of the
+        requests), idle_s (instance-seconds not computing within the makespan),
+        preemptions, migrations (chunks that ran on another instance than the one
+        before), chunks, steps.
+    audit : list or None
+        With ``audit=True``: ``(instance, start, end, ids that produced a token)`` per
+        step.
+    """
+
+    finish: np.ndarray
+    tokens: np.ndarray
+    summary: dict
+    audit: list | None = None
+
+
+def simulate_rollout(
+    group_of: np.ndarray,
+    prompt_tokens: np.ndarray,
+    output_tokens: np.ndarray,
+    max_tokens: int,
+    spec: Instance,
+    *,
+    instances: int = 16,
+    policy: str = "context-aware",
+    chunk_size: int = 8192,
+    static: bool = False,
+    migration: str = "recompute",
+    max_batch: int = 256,
+    max_batched_tokens: int = 8192,
+    starvation_s: float = math.inf,
+    audit: bool = False,
+) -> RolloutResult:
+    """Run one rollout iteration (see the module docstring).
+
+    Parameters
+    ----------
+    group_of, prompt_tokens, output_tokens : array_like
+        Group, prompt length and true output length (``1 .. max_tokens``) per request.
+    max_tokens : int
+    spec : Instance
+        Cost model of every instance.
+    instances : int, default 16
+    policy : {"fifo", "divided", "context-aware", "oracle"}
+    chunk_size : int, default 8192
+    static : bool, default False
+        Place groups on instances up front, in turn, and keep every request there.
+    migration : {"recompute", "transfer"}
+    max_batch, max_batched_tokens : int
+        Engine limits.
+    starvation_s : float, default inf
+    audit : bool, default False
+
+    Examples
+    --------
+    >>> spec = Instance("mistral-7b", "a100")
+    >>> res = simulate_rollout([0, 0, 1, 1], [100] * 4, [50, 400, 30, 20], 512, spec,
+    ...                        instances=2, chunk_size=128)
+    >>> res.tokens.tolist(), res.summary["chunks"]
+    ([50, 400, 30, 20], 7)
+    """
+    group = np.asarray(group_of, dtype=np.int64)
+    prompt = np.asarray(prompt_tokens, dtype=np.int64)
+    length = np.asarray(output_tokens, dtype=np.int64)
+    if length.shape != group.shape or (length < 1).any() or (length > max_tokens).any():
+        raise ValueError("output_tokens need one value in [1, max_tokens] per request")
+    if migration not in ("recompute", "transfer"):
+        raise ValueError(f"migration must be 'recompute' or 'transfer', got {migration!r}")
+    if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
+        raise ValueError(f"instances must be an integer >= 1, got {instances!r}")
+    too_big = np.flatnonzero(-(-(prompt + max_tokens) // spec.block_size) > spec.kv_blocks)
+    if too_big.size:
+        raise ValueError(
+            f"request {int(too_big[0])}: prompt {int(prompt[too_big[0]])} + max_tokens "
+            f"{max_tokens} exceed the {spec.kv_tokens} KV tokens of one instance"
+        )
+    home = (group % instances) if static else None
+    sched = RolloutScheduler(group, prompt, max_tokens, policy=policy, chunk_size=chunk_size,
+                             starvation_s=starvation_s, home=home,
+                             true_lengths=length if policy == "oracle" else None)  # fmt: skip
+    engines = [ServingInstance(spec, max_batch, max_batched_tokens) for _ in range(instances)]
+    n = group.size
+    finish = np.full(n, np.nan)
+    busy = [0.0] * instances
+    stepping = [False] * instances
+    done_at_end: list[list[_Seq]] = [[] for _ in engines]
+    log: list | None = [] if audit else None
+    counts = {"chunks": 0}
+    sim = Simulation()
+
+    def rooms() -> list[InstanceRoom]:
+        return [
+            InstanceRoom(max_batch - e.queued, e.free_blocks * e.spec.block_size) for e in engines
+        ]
+
+    def dispatch(now: float) -> None:
+        for order in sched.next_chunks(now, rooms()):
+            rid, k = order.rid, order.instance
+            before = int(sched.generated[rid])
+            end_at = before + min(order.max_new_tokens, int(length[rid]) - before)
+            seq = _Seq(rid, int(prompt[rid]), end_at, generated=before)
+            eng = engines[k]
+            if migration == "transfer" and before > 0:
+                seq.blocks = spec.blocks_for(int(prompt[rid]) + before + 1)
+                eng.swapped.append(seq)  # loaded from the KV pool on admission
+            else:
+                eng.enqueue(seq)
+            counts["chunks"] += 1
+            kick(k, now)
+
+    def kick(k: int, now: float) -> None:
+        eng = engines[k]
+        if stepping[k] or not eng.queued:
+            return
+        end, _, done = eng.step(now)
+        if log is not None:
+            ids = tuple(s.rid for s in eng.running if not s.pending)
+            log.append((k, now, end, ids + tuple(s.rid for s in done)))
+        busy[k] += end - now
+        done_at_end[k] = done
+        stepping[k] = True
+        sim.schedule(end, "step", k)
+
+    def on_step(sim: Simulation, event: object) -> None:
+        k = event.payload
+        stepping[k] = False
+        done, done_at_end[k] = done_at_end[k], []
+        for seq in done:
+            ended = seq.generated >= length[seq.rid]
+            sched.chunk_done(sim.now, seq.rid, generated=seq.generated, finished=ended)
+            if ended:
+                finish[seq.rid] = sim.now
+        if done:
+            dispatch(sim.now)
+        kick(k, sim.now)
+
+    sim.on("step", on_step)
+    dispatch(0.0)
+    sim.run()
+    if np.isnan(finish).any():
+        rid = int(np.flatnonzero(np.isnan(finish))[0])
+        raise RuntimeError(f"request {rid} never finished (policy {policy!r})")
+    makespan = float(finish.max()) if n else 0.0
+    tail_from = float(np.sort(finish)[max(0, math.ceil(0.9 * n) - 1)]) if n else 0.0
+    summary = {
+        "policy": policy + (" (static)" if static else ""),
+        "requests": n,
+        "makespan_s": makespan,
+        "tokens_per_s": float(length.sum()) / makespan if makespan > 0 else math.nan,
+        "tail_s": makespan - tail_from,
+        "idle_s": instances * makespan - sum(busy),
+        "preemptions": sum(e.preemptions for e in engines),
+        "migrations": sched.migrations,
+        "chunks": counts["chunks"],
+        "steps": sum(e.steps for e in engines),
+    }
+    return RolloutResult(finish, sched.generated.copy(), summary, log)

@@ -1,0 +1,121 @@
+"""The rollout scheduler and simulator: conservation, the estimates' rules, longest-first."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from scheduling.engine import Instance
+from scheduling.rollout_sched import InstanceRoom, RolloutScheduler
+from scheduling.rollout_sim import simulate_rollout
+
+
+def small(blocks: int) -> Instance:
+    base = Instance("mistral-7b", "a100")
+    per_block = 16 * base.model.kv_bytes_per_token
+    need = base.model.weight_bytes + 2e9 + (blocks + 0.5) * per_block
+    return Instance("mistral-7b", "a100", memory_utilization=need / 80e9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    policy=st.sampled_from(["fifo", "divided", "context-aware", "oracle"]),
+    static=st.booleans(),
+    migration=st.sampled_from(["recompute", "transfer"]),
+    chunk=st.integers(8, 64),
+)
+def test_every_token_once_and_one_instance_at_a_time(seed, policy, static, migration, chunk):
+    rng = np.random.default_rng(seed)
+    groups, size, cap = int(rng.integers(1, 5)), int(rng.integers(1, 5)), 120
+    n = groups * size
+    group = np.repeat(np.arange(groups), size)
+    prompt = rng.integers(1, 40, n)
+    length = rng.integers(1, cap + 1, n)
+    spec = small(40)
+    res = simulate_rollout(group, prompt, length, cap, spec, instances=3, policy=policy,
+                           static=static, migration=migration, chunk_size=chunk, max_batch=4,
+                           audit=True)  # fmt: skip
+    assert res.tokens.tolist() == length.tolist()
+    produced = defaultdict(int)
+    spans = defaultdict(list)
+    for k, start, end, ids in res.audit:
+        assert len(ids) <= 4
+        for rid in ids:
+            produced[rid] += 1
+            spans[rid].append((start, end, k))
+    assert [produced[r] for r in range(n)] == length.tolist()  # every token exactly once
+    for rid, runs in spans.items():  # a request never runs on two instances at once
+        runs.sort()
+        for (_, e0, k0), (s1, _, k1) in itertools.pairwise(runs):
+            assert k0 == k1 or s1 >= e0
+        if static:
+            assert {k for *_, k in runs} == {group[rid] % 3}
+    assert res.summary["makespan_s"] == pytest.approx(np.nanmax(res.finish))
+
+
+def test_context_aware_estimates_follow_the_rules():
+    s = RolloutScheduler([0, 0, 0, 1, 1], [5] * 5, 1000, policy="context-aware", chunk_size=100)
+    first = s.next_chunks(0.0, [InstanceRoom(2, 10**6)])
+    assert [c.rid for c in first] == [0, 3]  # one probe per group first
+    assert s.estimate(0) == s.estimate(1) == 1000  # the cap until one finishes
+    s.chunk_done(1.0, 0, generated=100, finished=False)
+    s.chunk_done(1.0, 3, generated=60, finished=True)
+    assert s.estimate(1) == 60
+    # probe 0 (unfinished, least served) first, then group 0 (remaining 1000) before
+    # group 1 (remaining 60)
+    order = [c.rid for c in s.next_chunks(1.0, [InstanceRoom(4, 10**6)])]
+    assert order == [0, 1, 2, 4]
+    s.chunk_done(2.0, 1, generated=100, finished=True)
+    s.chunk_done(2.0, 0, generated=200, finished=False)
+    assert s.estimate(0) == 100  # the longest finished request of the group
+    s.chunk_done(2.0, 2, generated=50, finished=False)
+    s.chunk_done(2.0, 4, generated=10, finished=False)
+    # remaining by estimate: r0 max(100-200,1)=1, r2 50, r4 50 -> r2 and r4 before r0
+    order = [c.rid for c in s.next_chunks(2.0, [InstanceRoom(3, 10**6)])]
+    assert order == [2, 4, 0]
+
+
+def test_starvation_guard_lets_a_long_waiter_go_first():
+    s = RolloutScheduler([0, 1], [5, 5], 1000, policy="context-aware", chunk_size=10,
+                         starvation_s=5.0)  # fmt: skip
+    s.next_chunks(0.0, [InstanceRoom(2, 10**6)])
+    s.chunk_done(0.0, 0, generated=10, finished=False)
+    s.chunk_done(9.0, 1, generated=10, finished=False)
+    assert [c.rid for c in s.next_chunks(10.0, [InstanceRoom(1, 10**6)])] == [0]  # waited 10 s
+
+
+def test_oracle_longest_first_gets_the_optimal_makespan():
+    """Two instances, one request at a time, lengths 20 / 40 / 60 arriving in that order:
+    longest-first runs 60 alone and 40 then 20 (makespan of 60); first come first served
+    runs 20 then 60 on one instance (makespan of 80)."""
+    spec = Instance("mistral-7b", "a100")
+    group = np.array([0, 1, 2])
+    lengths = np.array([20, 40, 60])
+    kwargs = dict(instances=2, chunk_size=1000, max_batch=1)
+    oracle = simulate_rollout(group, [10] * 3, lengths, 100, spec, policy="oracle", **kwargs)
+    # longest-first: 60 on one instance, 40 then 20 on the other: makespan = the 60-token
+    # request alone (prefill + 59 decode steps) vs 40 + 20 back to back
+    one = [spec.step_time([10])] + [spec.step_time([], [10 + t]) for t in range(1, 60)]
+    two = [spec.step_time([10])] + [spec.step_time([], [10 + t]) for t in range(1, 40)]
+    two += [spec.step_time([10])] + [spec.step_time([], [10 + t]) for t in range(1, 20)]
+    assert oracle.summary["makespan_s"] == pytest.approx(max(sum(one), sum(two)))
+    fifo = simulate_rollout(group, [10] * 3, lengths, 100, spec, policy="divided", **kwargs)
+    assert fifo.summary["makespan_s"] > oracle.summary["makespan_s"]
+
+
+def test_bad_inputs_are_refused():
+    spec = Instance("mistral-7b", "a100")
+    with pytest.raises(ValueError, match="output_tokens"):
+        simulate_rollout([0], [5], [0], 10, spec)
+    with pytest.raises(ValueError, match="policy must be one of"):
+        simulate_rollout([0], [5], [3], 10, spec, policy="lifo")
+    with pytest.raises(ValueError, match="oracle' needs true_lengths"):
+        RolloutScheduler([0], [5], 10, policy="oracle")
+    with pytest.raises(ValueError, match="exceed the"):
+        simulate_rollout([0], [5], [3], 10**7, spec)
