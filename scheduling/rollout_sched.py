@@ -71,6 +71,14 @@ class RolloutScheduler:
         Needed by ``"oracle"`` only.
     home : sequence of int, optional
         A fixed instance per request (static placement); chunks then only run there.
+    placement : {"greedy", "matching"}, default "greedy"
+        How a round's chunks find instances: each, in priority order, on the instance
+        with the most free KV cache; or all at once through the matching primitive, a
+        generalized assignment (instances' free KV tokens as capacities, each chunk's
+        context plus chunk as its load) whose weights
+        (:func:`scheduling.rollout.longest_first_weights` of the priority order) make the
+        optimum place chunks in priority order as far as they fit; batch slots are then
+        applied in priority order.
 
     Examples
     --------
@@ -94,7 +102,11 @@ class RolloutScheduler:
         starvation_s: float = math.inf,
         true_lengths: Sequence[int] | None = None,
         home: Sequence[int] | None = None,
+        placement: str = "greedy",
     ) -> None:
+        if placement not in ("greedy", "matching"):
+            raise ValueError(f"placement must be 'greedy' or 'matching', got {placement!r}")
+        self.placement = placement
         group = np.asarray(group_of, dtype=np.int64)
         prompt = np.asarray(prompt_tokens, dtype=np.int64)
         if group.ndim != 1 or prompt.shape != group.shape:
@@ -182,28 +194,77 @@ class RolloutScheduler:
 
         Requests go in priority order, each to the instance with the most free KV cache
         that has a slot and room for its context plus the chunk (its ``home`` only, with a
-        static placement); a request that fits nowhere waits.
+        static placement); a request that fits nowhere waits. With
+        ``placement="matching"`` the round is one generalized assignment instead.
         """
+        ready = sorted(self.pending().tolist(), key=lambda r: self._priority(r, now))
+        if not ready:
+            return []
+        chunks = [min(self.chunk_size, self.max_tokens - int(self.generated[r])) for r in ready]
+        extra = 0 if self.policy == "fifo" else 1
+        need = [
+            int(self.prompt[r] + self.generated[r]) + extra * c
+            for r, c in zip(ready, chunks, strict=True)
+        ]
+        if self.placement == "matching" and self.home is None:
+            where = self._match(ready, need, rooms)
+        else:
+            where = self._greedy(ready, need, rooms)
+        orders: list[ChunkOrder] = []
+        for rid, chunk, k in zip(ready, chunks, where, strict=True):
+            if k < 0:
+                continue
+            self.running[rid] = True
+            if self.last_instance[rid] >= 0 and self.last_instance[rid] != k:
+                self.migrations += 1
+            self.last_instance[rid] = k
+            orders.append(ChunkOrder(rid, k, chunk))
+        return orders
+
+    def _greedy(
+        self, ready: list[int], need: list[int], rooms: Sequence[InstanceRoom]
+    ) -> list[int]:
         slots = [r.slots for r in rooms]
         free = [r.free_kv_tokens for r in rooms]
-        orders: list[ChunkOrder] = []
-        for rid in sorted(self.pending().tolist(), key=lambda r: self._priority(r, now)):
-            chunk = min(self.chunk_size, self.max_tokens - int(self.generated[rid]))
-            need = int(self.prompt[rid] + self.generated[rid]) + (
-                chunk if self.policy != "fifo" else 0
-            )
+        where = [-1] * len(ready)
+        for i, rid in enumerate(ready):
             options = range(len(rooms)) if self.home is None else [int(self.home[rid])]
-            best = max((k for k in options if slots[k] > 0 and free[k] >= need),
+            best = max((k for k in options if slots[k] > 0 and free[k] >= need[i]),
                        key=lambda k: (free[k], -k), default=None)  # fmt: skip
             if best is None:
                 if self.home is None and not any(s > 0 for s in slots):
                     break
                 continue
             slots[best] -= 1
-            free[best] -= need
-            self.running[rid] = True
-            if self.last_instance[rid] >= 0 and self.last_instance[rid] != best:
-                self.migrations += 1
-            self.last_instance[rid] = best
-            orders.append(ChunkOrder(rid, best, chunk))
-        return orders
+            free[best] -= need[i]
+            where[i] = best
+        return where
+
+    def _match(
+        self, ready: list[int], need: list[int], rooms: Sequence[InstanceRoom]
+    ) -> list[int]:
+        from matching import solve
+        from scheduling._placement import all_pairs_instance
+        from scheduling.rollout import longest_first_weights
+
+        total = sum(max(r.slots, 0) for r in rooms)
+        ready, need = ready[:total], need[:total]  # at most one chunk per free slot
+        if not ready:
+            return [-1] * len(need)
+        weights = longest_first_weights(-np.arange(len(ready), dtype=float))
+        kv = np.array([max(r.free_kv_tokens, 0) for r in rooms], dtype=np.int64)
+        members = [np.array([i]) for i in range(len(ready))]
+        inst = all_pairs_instance(members, np.broadcast_to(weights, (kv.size, len(ready))),
+                                  np.asarray(need, dtype=np.int64), kv, len(ready))  # fmt: skip
+        result = solve(inst)
+        where = [-1] * len(ready)
+        for resource, group in result.assignment.tolist():
+            where[group] = resource
+        slots = [r.slots for r in rooms]
+        for i, k in enumerate(where):  # batch slots, in priority order
+            if k >= 0:
+                if slots[k] > 0:
+                    slots[k] -= 1
+                else:
+                    where[i] = -1
+        return where

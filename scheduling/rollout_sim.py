@@ -71,6 +71,7 @@ def simulate_rollout(
     max_batch: int = 256,
     max_batched_tokens: int = 8192,
     starvation_s: float = math.inf,
+    placement: str = "greedy",
     audit: bool = False,
 ) -> RolloutResult:
     """Run one rollout iteration (see the module docstring).
@@ -91,6 +92,8 @@ def simulate_rollout(
     max_batch, max_batched_tokens : int
         Engine limits.
     starvation_s : float, default inf
+    placement : {"greedy", "matching"}, default "greedy"
+        How a round's chunks are placed (:class:`~scheduling.rollout_sched.RolloutScheduler`).
     audit : bool, default False
 
     Examples
@@ -118,7 +121,7 @@ def simulate_rollout(
         )
     home = (group % instances) if static else None
     sched = RolloutScheduler(group, prompt, max_tokens, policy=policy, chunk_size=chunk_size,
-                             starvation_s=starvation_s, home=home,
+                             starvation_s=starvation_s, home=home, placement=placement,
                              true_lengths=length if policy == "oracle" else None)  # fmt: skip
     engines = [ServingInstance(spec, max_batch, max_batched_tokens) for _ in range(instances)]
     n = group.size

@@ -29,8 +29,11 @@ def small(blocks: int) -> Instance:
     static=st.booleans(),
     migration=st.sampled_from(["recompute", "transfer"]),
     chunk=st.integers(8, 64),
+    placement=st.sampled_from(["greedy", "matching"]),
 )
-def test_every_token_once_and_one_instance_at_a_time(seed, policy, static, migration, chunk):
+def test_every_token_once_and_one_instance_at_a_time(
+    seed, policy, static, migration, chunk, placement
+):
     rng = np.random.default_rng(seed)
     groups, size, cap = int(rng.integers(1, 5)), int(rng.integers(1, 5)), 120
     n = groups * size
@@ -40,7 +43,7 @@ def test_every_token_once_and_one_instance_at_a_time(seed, policy, static, migra
     spec = small(40)
     res = simulate_rollout(group, prompt, length, cap, spec, instances=3, policy=policy,
                            static=static, migration=migration, chunk_size=chunk, max_batch=4,
-                           audit=True)  # fmt: skip
+                           placement=placement, audit=True)  # fmt: skip
     assert res.tokens.tolist() == length.tolist()
     produced = defaultdict(int)
     spans = defaultdict(list)
@@ -119,3 +122,17 @@ def test_bad_inputs_are_refused():
         RolloutScheduler([0], [5], 10, policy="oracle")
     with pytest.raises(ValueError, match="exceed the"):
         simulate_rollout([0], [5], [3], 10**7, spec)
+
+
+def test_matching_placement_places_in_priority_order_as_far_as_it_fits():
+    """Three ready chunks of 600 KV tokens each (100 of prompt + 500 new), instances with
+    1,000 and 600 free: one fits on each, and the matching picks the two first in
+    priority order (first come first served here), not any two."""
+    s = RolloutScheduler([0, 1, 2], [100, 100, 100], 1000, policy="divided", chunk_size=500,
+                         placement="matching")  # fmt: skip
+    orders = s.next_chunks(0.0, [InstanceRoom(3, 1000), InstanceRoom(3, 600)])
+    used = {0: 0, 1: 0}
+    for o in orders:
+        used[o.instance] += 100 + o.max_new_tokens
+    assert [o.rid for o in orders] == [0, 1]  # two chunks of 600 fit, the third does not
+    assert used[0] <= 1000 and used[1] <= 600
