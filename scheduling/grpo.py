@@ -40,8 +40,8 @@ mean by far less than a token.
 Presets
 -------
 From the paper's Table 3: group size ``G``, maximum generation length and mean output
-length; the prompts per iteration (400, 600, 800) are those of the paper's evaluation
-setup. The rest are this module's choices, not figures from the paper:
+length. The rest are this module's choices, not figures from the paper -- among them the
+prompts per iteration (400, 600, 800), sized for a 16-instance cluster:
 
 - ``log_std`` ``s = 1.0`` for all three: one spread for three long chain-of-thought
   workloads, wide enough that the shortest responses of an iteration are a few hundred
