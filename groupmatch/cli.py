@@ -99,6 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_rides_parser(sub)
     _add_serve_parser(sub)
+    _add_rollout_parser(sub)
     return parser
 
 
@@ -207,6 +208,69 @@ def _write_serving_csv(path: Path, runs: list) -> None:
         for level, run in runs:
             prefix = [f"{level:.3f}", run.summary["policy"]]
             writer.writerows(prefix + row for row in run.table())
+
+
+def _add_rollout_parser(sub: argparse._SubParsersAction) -> None:
+    from scheduling.grpo import PRESETS
+    from scheduling.rollout_run import ROLLOUT_SETUPS
+
+    roll = sub.add_parser("rollout", help="simulate one GRPO rollout iteration (Seer)")
+    roll.add_argument("--preset", default="qwen2vl", choices=sorted(PRESETS))
+    roll.add_argument("--policy", default="context-aware", choices=["all", *ROLLOUT_SETUPS],
+                      help="baseline = synchronous (veRL-like); all = every setup")  # fmt: skip
+    roll.add_argument("--chunk-size", type=int, default=8192)
+    roll.add_argument("--prompts", type=int, default=None, help="default: the preset's")
+    roll.add_argument("--instances", type=int, default=16)
+    roll.add_argument("--model", default="llama-2-70b", help="engine cost model")
+    roll.add_argument("--gpu", default="h800")
+    roll.add_argument("--tp", type=int, default=8)
+    roll.add_argument("--migration", default="transfer", choices=["transfer", "recompute"])
+    roll.add_argument("--seed", type=int, default=0)
+    roll.add_argument("--out", default="groupmatch-results", help="folder for CSV and PNG")
+
+
+def _run_rollout(args: argparse.Namespace) -> int:
+    import csv
+
+    from scheduling.engine import Instance
+    from scheduling.grpo import grpo_batch
+    from scheduling.rollout_run import ROLLOUT_SETUPS, plot_finished, plot_timeline, run_setup
+
+    out = Path(args.out)
+    _check_out_folder(out, "rollout_requests")
+    spec = Instance(args.model, args.gpu, tp=args.tp)
+    batch = grpo_batch(args.preset, prompts=args.prompts, seed=args.seed)
+    names = list(ROLLOUT_SETUPS) if args.policy == "all" else ["baseline", args.policy]
+    names = list(dict.fromkeys(names))
+    print(f"{args.preset}: {batch.n_groups} prompts x {batch.group_size} = "
+          f"{batch.n_requests} requests, mean {batch.output_tokens.mean():,.0f} tokens, "
+          f"cap {batch.max_tokens:,}; {args.instances} x {spec.describe()}")  # fmt: skip
+    runs = {}
+    for name in names:
+        runs[name] = run_setup(name, batch, spec, instances=args.instances,
+                               chunk_size=args.chunk_size, migration=args.migration,
+                               audit=name == names[-1])  # fmt: skip
+    base = runs["baseline"].summary
+    header = f"{'setup':<15}{'makespan s':>11}{'tokens/s':>11}{'x baseline':>11}{'tail s':>9}"
+    print(header + f"{'tail vs base':>13}{'idle inst-s':>12}{'preempt':>8}{'migrations':>11}")
+    for name, run in runs.items():
+        s = run.summary
+        print(f"{name:<15}{s['makespan_s']:>11.1f}{s['tokens_per_s']:>11,.0f}"
+              f"{s['tokens_per_s'] / base['tokens_per_s']:>11.2f}{s['tail_s']:>9.1f}"
+              f"{s['tail_s'] / base['tail_s'] - 1:>+13.0%}{s['idle_s']:>12.0f}"
+              f"{s['preemptions']:>8}{s['migrations']:>11}")  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "rollout_requests.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["setup", "request", "prompt", "prompt_tokens", "output_tokens", "finish_s"])
+        for name, run in runs.items():
+            for i in range(batch.n_requests):
+                w.writerow([name, i, int(batch.prompt_id[i]), int(batch.prompt_tokens[i]),
+                            int(run.tokens[i]), f"{run.finish[i]:.3f}"])  # fmt: skip
+    plot_finished(runs, out / "rollout_finished.png", title=args.preset)
+    plot_timeline(runs[names[-1]], out / "rollout_timeline.png", title=names[-1])
+    print(f"wrote {out / 'rollout_requests.csv'}, rollout_finished.png, rollout_timeline.png")
+    return 0
 
 
 def _add_rides_parser(sub: argparse._SubParsersAction) -> None:
@@ -489,6 +553,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_rides(args)
         if args.command == "serve-sim":
             return _run_serve(args)
+        if args.command == "rollout":
+            return _run_rollout(args)
         return _run_solve(args)
     except BrokenPipeError:  # output piped into a reader that stopped (e.g. head)
         sys.stdout = open(os.devnull, "w")  # keep the interpreter's final flush quiet

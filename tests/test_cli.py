@@ -130,3 +130,22 @@ def test_serve_sim_refuses_bad_arguments(capsys):
     assert "instances must be an integer >= 1" in capsys.readouterr().err
     assert main(["serve-sim", "--models", ""]) == 2
     assert "--models names no model" in capsys.readouterr().err
+
+
+def test_rollout_command_prints_setups_and_writes_csv_and_plots(tmp_path, capsys):
+    import csv
+
+    code = main(["rollout", "--preset", "qwen2vl", "--policy", "context-aware", "--prompts", "3",
+                 "--instances", "2", "--model", "mistral-7b", "--gpu", "a100", "--tp", "1",
+                 "--chunk-size", "4096", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "baseline" in printed and "context-aware" in printed
+    rows = list(csv.DictReader((tmp_path / "rollout_requests.csv").open()))
+    assert len(rows) == 2 * 3 * 16
+    by_setup = {}
+    for r in rows:
+        by_setup.setdefault(r["setup"], []).append(int(r["output_tokens"]))
+    assert by_setup["baseline"] == by_setup["context-aware"]  # the same true lengths
+    assert (tmp_path / "rollout_finished.png").stat().st_size > 0
+    assert (tmp_path / "rollout_timeline.png").stat().st_size > 0
