@@ -2,7 +2,8 @@
 
 :data:`ROLLOUT_SETUPS` names the policies as the rollout benchmark stacks them: the
 synchronous baseline (groups split statically, requests to completion), divided rollout,
-context-aware scheduling on top, and oracle longest-first.
+context-aware scheduling on top, oracle longest-first, and partial rollout (divided,
+ending the iteration when 90% of the requests have finished and carrying the rest).
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from scheduling.rollout_sim import RolloutResult, simulate_rollout
 
 __all__ = ["ROLLOUT_SETUPS", "plot_finished", "plot_timeline", "run_setup"]
 
-#: name -> (scheduler policy, static placement)
-ROLLOUT_SETUPS: dict[str, tuple[str, bool]] = {
-    "baseline": ("fifo", True),
-    "divided": ("divided", False),
-    "context-aware": ("context-aware", False),
-    "oracle": ("oracle", False),
+#: name -> options of :func:`~scheduling.rollout_sim.simulate_rollout`
+ROLLOUT_SETUPS: dict[str, dict[str, Any]] = {
+    "baseline": {"policy": "fifo", "static": True},
+    "divided": {"policy": "divided"},
+    "context-aware": {"policy": "context-aware"},
+    "oracle": {"policy": "oracle"},
+    "partial": {"policy": "divided", "quota": 0.9},
 }
 
 
@@ -35,10 +37,9 @@ def run_setup(
     """Simulate ``batch`` under the setup ``name`` (:data:`ROLLOUT_SETUPS`)."""
     if name not in ROLLOUT_SETUPS:
         raise ValueError(f"unknown rollout setup {name!r}; known: {', '.join(ROLLOUT_SETUPS)}")
-    policy, static = ROLLOUT_SETUPS[name]
     return simulate_rollout(batch.prompt_id, batch.prompt_tokens, batch.output_tokens,
-                            batch.max_tokens, spec, policy=policy, static=static, audit=audit,
-                            **options)  # fmt: skip
+                            batch.max_tokens, spec, audit=audit,
+                            **{**ROLLOUT_SETUPS[name], **options})  # fmt: skip
 
 
 def plot_finished(runs: dict[str, RolloutResult], path: str | Path, *, title: str = "") -> Path:

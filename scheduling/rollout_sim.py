@@ -41,10 +41,11 @@ class RolloutResult:
     tokens : ndarray of int
         Tokens each request generated (its true length).
     summary : dict
-        policy, makespan_s, tokens_per_s, tail_s (time to finish the last 10% of the
-        requests), idle_s (instance-seconds not computing within the makespan),
+        policy, makespan_s, tokens_per_s (every token generated in the iteration, carried
+        requests' too), tail_s (time to finish the last 10% of the requests that ended),
+        idle_s (instance-seconds not computing within the makespan),
         preemptions, migrations (chunks that ran on another instance than the one
-        before), chunks, steps.
+        before), chunks, steps, carried, carried_tokens.
     audit : list or None
         With ``audit=True``: ``(instance, start, end, ids that produced a token)`` per
         step.
@@ -72,6 +73,7 @@ def simulate_rollout(
     max_batched_tokens: int = 8192,
     starvation_s: float = math.inf,
     placement: str = "greedy",
+    quota: float | None = None,
     audit: bool = False,
 ) -> RolloutResult:
     """Run one rollout iteration (see the module docstring).
@@ -92,6 +94,11 @@ def simulate_rollout(
     max_batch, max_batched_tokens : int
         Engine limits.
     starvation_s : float, default inf
+    quota : float, optional
+        Partial rollout: the iteration ends when this share of the requests has
+        finished; the rest are carried to the next iteration with what they generated
+        (``summary["carried"]``, ``"carried_tokens"``; their ``finish`` is NaN and
+        ``tokens`` what they had).
     placement : {"greedy", "matching"}, default "greedy"
         How a round's chunks are placed (:class:`~scheduling.rollout_sched.RolloutScheduler`).
     audit : bool, default False
@@ -111,6 +118,8 @@ def simulate_rollout(
         raise ValueError("output_tokens need one value in [1, max_tokens] per request")
     if migration not in ("recompute", "transfer"):
         raise ValueError(f"migration must be 'recompute' or 'transfer', got {migration!r}")
+    if quota is not None and not 0 < quota <= 1:
+        raise ValueError(f"quota must lie in (0, 1], got {quota!r}")
     if isinstance(instances, bool) or not isinstance(instances, int) or instances < 1:
         raise ValueError(f"instances must be an integer >= 1, got {instances!r}")
     too_big = np.flatnonzero(-(-(prompt + max_tokens) // spec.block_size) > spec.kv_blocks)
@@ -130,7 +139,8 @@ def simulate_rollout(
     stepping = [False] * instances
     done_at_end: list[list[_Seq]] = [[] for _ in engines]
     log: list | None = [] if audit else None
-    counts = {"chunks": 0}
+    counts = {"chunks": 0, "finished": 0}
+    target = n if quota is None else max(1, math.ceil(quota * n))
     sim = Simulation()
 
     def rooms() -> list[InstanceRoom]:
@@ -175,6 +185,10 @@ def simulate_rollout(
             sched.chunk_done(sim.now, seq.rid, generated=seq.generated, finished=ended)
             if ended:
                 finish[seq.rid] = sim.now
+                counts["finished"] += 1
+        if counts["finished"] >= target:
+            sim.stop()
+            return
         if done:
             dispatch(sim.now)
         kick(k, sim.now)
@@ -182,21 +196,29 @@ def simulate_rollout(
     sim.on("step", on_step)
     dispatch(0.0)
     sim.run()
-    if np.isnan(finish).any():
-        rid = int(np.flatnonzero(np.isnan(finish))[0])
-        raise RuntimeError(f"request {rid} never finished (policy {policy!r})")
-    makespan = float(finish.max()) if n else 0.0
-    tail_from = float(np.sort(finish)[max(0, math.ceil(0.9 * n) - 1)]) if n else 0.0
+    tokens = sched.generated.copy()
+    for eng in engines:  # carried requests keep what their running chunks produced
+        for seq in eng.running:
+            tokens[seq.rid] = max(tokens[seq.rid], seq.generated)
+    left = np.flatnonzero(np.isnan(finish))
+    if quota is None and left.size:
+        raise RuntimeError(f"request {int(left[0])} never finished (policy {policy!r})")
+    makespan = float(np.nanmax(finish)) if n else 0.0
+    ended = np.sort(finish[~np.isnan(finish)])
+    tail_from = float(ended[max(0, math.ceil(0.9 * ended.size) - 1)]) if ended.size else 0.0
+    busy = [min(b, makespan) for b in busy]  # a carried step past the end does not count
     summary = {
         "policy": policy + (" (static)" if static else ""),
         "requests": n,
         "makespan_s": makespan,
-        "tokens_per_s": float(length.sum()) / makespan if makespan > 0 else math.nan,
+        "tokens_per_s": float(tokens.sum()) / makespan if makespan > 0 else math.nan,
         "tail_s": makespan - tail_from,
         "idle_s": instances * makespan - sum(busy),
         "preemptions": sum(e.preemptions for e in engines),
         "migrations": sched.migrations,
         "chunks": counts["chunks"],
         "steps": sum(e.steps for e in engines),
+        "carried": int(left.size),
+        "carried_tokens": int(tokens[left].sum()),
     }
-    return RolloutResult(finish, sched.generated.copy(), summary, log)
+    return RolloutResult(finish, tokens, summary, log)

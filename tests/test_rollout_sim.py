@@ -136,3 +136,19 @@ def test_matching_placement_places_in_priority_order_as_far_as_it_fits():
         used[o.instance] += 100 + o.max_new_tokens
     assert [o.rid for o in orders] == [0, 1]  # two chunks of 600 fit, the third does not
     assert used[0] <= 1000 and used[1] <= 600
+
+
+def test_partial_rollout_stops_at_its_quota_and_carries_the_rest():
+    spec = Instance("mistral-7b", "a100")
+    group = np.arange(10)
+    lengths = np.array([5, 10, 15, 20, 25, 30, 35, 40, 45, 400])
+    full = simulate_rollout(group, [10] * 10, lengths, 400, spec, instances=2, policy="divided")
+    part = simulate_rollout(group, [10] * 10, lengths, 400, spec, instances=2, policy="divided",
+                            quota=0.9)  # fmt: skip
+    assert part.summary["carried"] == 1 and np.isnan(part.finish[9])
+    assert np.isfinite(part.finish[:9]).all()
+    assert part.summary["makespan_s"] == pytest.approx(np.nanmax(part.finish))
+    assert part.summary["makespan_s"] < full.summary["makespan_s"]
+    assert 0 < part.tokens[9] < 400  # what the carried request had generated is kept
+    assert part.summary["carried_tokens"] == part.tokens[9]
+    assert (part.tokens[:9] == lengths[:9]).all()
