@@ -18,6 +18,7 @@ from groupmatch.demo import (
     format_table,
     ratio_rows,
     ride_rows,
+    rollout_rows,
     serving_rows,
 )
 from groupmatch.registry import FAMILIES, POLICIES, make_family, make_policy
@@ -542,6 +543,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(ride_rows(seed=args.seed))
             print("\nLLM serving (QLM), embedded workload, SLO attainment on TTFT\n")
             print(serving_rows(seed=args.seed))
+            print("\nRL rollout (Seer), one generated GRPO iteration (qwen2vl preset)\n")
+            print(rollout_rows(seed=args.seed))
             return 0
         if args.command == "ratio":
             return _run_ratio(args)

@@ -217,3 +217,31 @@ def serving_rows(seed: int = 0) -> str:
     columns = ["load", "policy", "slo_attainment", "slo_interactive", "slo_batch-1",
                "requests_per_s", "ttft_p50_s", "ttft_p99_s", "evictions", "plans"]  # fmt: skip
     return format_serving_table(rows, columns)
+
+
+def rollout_rows(seed: int = 0) -> str:
+    """Simulate one GRPO rollout iteration under each setup, against the baseline.
+
+    The qwen2vl preset (Seer's Table 3: G = 16, cap 40,960, mean 7,615) with 12 prompts,
+    on four Mistral-7B A100 instances, chunks of 8,192 tokens. Returns the table.
+
+    Examples
+    --------
+    >>> print(rollout_rows().splitlines()[1].split()[0])
+    baseline
+    """
+    from scheduling.engine import Instance
+    from scheduling.grpo import grpo_batch
+    from scheduling.rollout_run import ROLLOUT_SETUPS, run_setup
+
+    batch = grpo_batch("qwen2vl", prompts=12, seed=seed)
+    spec = Instance("mistral-7b", "a100")
+    lines = [f"{'setup':<15}{'makespan s':>11}{'x baseline':>11}{'tail s':>9}{'carried':>8}"]
+    base = None
+    for name in ROLLOUT_SETUPS:
+        s = run_setup(name, batch, spec, instances=4, migration="transfer").summary
+        base = base or s
+        speed = s["tokens_per_s"] / base["tokens_per_s"]
+        lines.append(f"{name:<15}{s['makespan_s']:>11.1f}{speed:>11.2f}{s['tail_s']:>9.1f}"
+                     f"{s['carried']:>8}")  # fmt: skip
+    return "\n".join(lines)
