@@ -45,12 +45,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from matching._validate import check_bool, check_int, check_real
 from scheduling.suffix import SuffixAutomaton
+
+if TYPE_CHECKING:
+    from scheduling.engine import Instance
 
 __all__ = [
     "AcceptanceEstimator",
@@ -212,7 +215,7 @@ def expected_tokens(a: float, g: int) -> float:
     return (1.0 - a ** (g + 1)) / (1.0 - a)
 
 
-def verify_step_time(instance, context: int) -> StepTimeFn:
+def verify_step_time(instance: Instance, context: int) -> StepTimeFn:
     """Step-time model of verification on a serving instance, as ``f(batch, tokens)``.
 
     A step in which ``batch`` sequences each verify ``tokens`` tokens (``g`` draft
