@@ -1,4 +1,4 @@
-"""One plot shared by the simulators: a share (0..1) against a setting, one line per policy."""
+"""Plots shared by the simulators: a share (0..1) against a setting per policy; saving."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def share_by_policy(
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.legend()
+    return finish(fig, ax, path, title)
+
+
+def finish(fig: Any, ax: Any, path: str | Path, title: str = "") -> Path:
+    """Title ``ax``, lay ``fig`` out, save it to ``path`` and close it; return the path."""
+    import matplotlib.pyplot as plt
+
     if title:
         ax.set_title(title)
     fig.tight_layout()

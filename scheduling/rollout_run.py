@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from scheduling._plots import finish
 from scheduling.engine import Instance
 from scheduling.grpo import RolloutBatch
 from scheduling.rollout_sim import RolloutResult, simulate_rollout
@@ -57,13 +58,7 @@ def plot_finished(runs: dict[str, RolloutResult], path: str | Path, *, title: st
     ax.set_ylabel("finished requests")
     ax.grid(alpha=0.3)
     ax.legend()
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return finish(fig, ax, path, title)
 
 
 def _busy_spans(steps: Sequence[tuple], gap: float) -> dict[int, list[tuple[float, float]]]:
@@ -95,10 +90,4 @@ def plot_timeline(run: RolloutResult, path: str | Path, *, title: str = "") -> P
     ax.set_xlabel("time (s)")
     ax.set_ylabel("instance")
     ax.set_xlim(0, makespan if math.isfinite(makespan) and makespan > 0 else 1)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return finish(fig, ax, path, title)
