@@ -18,14 +18,13 @@ from typing import Any
 import numpy as np
 
 from scheduling._plots import share_by_policy
-from scheduling.engine import Instance
 from scheduling.rwt import OutputLengthStats, RWTEstimator, full_batch, request_cost
 from scheduling.serving import Action, ClusterView, Dispatch, RequestInfo, ServingPolicy
 from scheduling.serving_baselines import CentralQueuePolicy, FCFSPolicy, noisy_length_predictions
 from scheduling.serving_sim import (
     ClusterConfig,
     ServingRun,
-    default_models,
+    cluster_models,
     simulate_serving,
 )
 from scheduling.traces import LLMRequests, assign_classes, scale_arrivals, synthetic_requests
@@ -110,11 +109,7 @@ def nominal_capacity_rps(requests: LLMRequests, config: ClusterConfig) -> float:
     """
     prompt = float(np.mean(requests.prompt_tokens))
     output = float(np.mean(requests.output_tokens))
-    specs = {m: _spec(m, config) for m in set(np.asarray(requests.model).tolist())}
-    models = config.models
-    if models is None:
-        cost = {m: request_cost(s, config.max_batch, prompt) for m, s in specs.items()}
-        models = default_models(requests.model, config.instances, cost)
+    specs, models = cluster_models(requests.model, prompt, config)
     share = {m: float(np.mean(np.asarray(requests.model) == m)) for m in specs}
     per_model = {
         m: sum(1 for x in models if x == m)
@@ -123,11 +118,6 @@ def nominal_capacity_rps(requests: LLMRequests, config: ClusterConfig) -> float:
     }
     # the cluster saturates when its most loaded model does
     return min(per_model[m] / share[m] if share[m] else math.inf for m in specs)
-
-
-def _spec(name: str, config: ClusterConfig) -> Instance:
-    given = dict(config.specs or {})
-    return given[name] if name in given else Instance(name, config.gpu, tp=config.tp)
 
 
 def at_load(requests: LLMRequests, config: ClusterConfig, load: float) -> LLMRequests:

@@ -60,7 +60,13 @@ from scheduling.serving import (
 from scheduling.sim import Simulation
 from scheduling.traces import LLMRequests
 
-__all__ = ["ClusterConfig", "ServingRun", "default_models", "simulate_serving"]
+__all__ = [
+    "ClusterConfig",
+    "ServingRun",
+    "cluster_models",
+    "default_models",
+    "simulate_serving",
+]
 
 
 @dataclass(frozen=True)
@@ -318,6 +324,24 @@ def _specs(names: set[str], config: ClusterConfig) -> dict[str, Instance]:
     return specs
 
 
+def cluster_models(
+    names: Sequence[str], prompt_mean: float, config: ClusterConfig
+) -> tuple[dict[str, Instance], tuple[str, ...]]:
+    """Return the cost model of every model involved and each instance's first model.
+
+    ``names`` has one model name per request; the models come from ``config.models`` or,
+    when that is not given, from :func:`default_models` weighted by
+    :func:`~scheduling.rwt.request_cost` at ``prompt_mean``. A model that cannot run on
+    the cluster's GPUs is a ``ValueError`` naming it.
+    """
+    names = np.asarray(names, dtype=str)
+    specs = _specs(set(names.tolist()) | set(config.models or ()), config)
+    if config.models is not None:
+        return specs, tuple(config.models)
+    cost = {m: request_cost(s, config.max_batch, prompt_mean) for m, s in specs.items()}
+    return specs, default_models(names, config.instances, cost)
+
+
 def _check_requests(requests: LLMRequests) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not isinstance(requests, LLMRequests):
         raise TypeError(f"requests must be LLMRequests, got {type(requests).__name__}")
@@ -391,13 +415,7 @@ def simulate_serving(
     classes = np.asarray(requests.slo_class, dtype=str)
     if config.models is None and not n:
         raise ValueError("an empty workload needs config.models")
-    specs = _specs(set(names.tolist()) | set(config.models or ()), config)
-    if config.models is None:
-        prompt = float(pro.mean())
-        cost = {m: request_cost(s, config.max_batch, prompt) for m, s in specs.items()}
-        initial = default_models(names, config.instances, cost)
-    else:
-        initial = config.models
+    specs, initial = cluster_models(names, float(pro.mean()) if n else 0.0, config)
     mode = "swap" if config.state_swapping else "recompute"
     engines = [
         ServingInstance(
