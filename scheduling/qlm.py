@@ -67,6 +67,8 @@ from scheduling.serving import (
     RequestInfo,
     ServingPolicy,
     WakeUp,
+    check_pull_ahead,
+    pull_room,
 )
 
 if TYPE_CHECKING:
@@ -128,6 +130,11 @@ class _Group:
     home: int = -1  # its instance when load balancing is off
 
 
+def _plan_group(group: _Group) -> PlanGroup:
+    """Describe ``group`` to the planner: its waiting requests, due by its deadline."""
+    return PlanGroup(group.gid, group.model, group.deadline, len(group.waiting))
+
+
 class QLMPolicy(ServingPolicy):
     """QLM's queue manager (see the module docstring).
 
@@ -180,8 +187,6 @@ class QLMPolicy(ServingPolicy):
                             ("time_limit_s", time_limit_s)):  # fmt: skip
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-        if isinstance(pull_ahead, bool) or not isinstance(pull_ahead, int) or pull_ahead < 1:
-            raise ValueError(f"pull_ahead must be an integer >= 1, got {pull_ahead!r}")
         if not swap_memory_s >= 0:
             raise ValueError(f"swap_memory_s must be >= 0, got {swap_memory_s!r}")
         if method not in ("auto", "cp-sat", "edf"):
@@ -195,7 +200,7 @@ class QLMPolicy(ServingPolicy):
         self.min_replan_interval_s = float(min_replan_interval_s)
         self.method = method
         self.time_limit_s = float(time_limit_s)
-        self.pull_ahead = pull_ahead
+        self.pull_ahead = check_pull_ahead(pull_ahead)
         self.swap_memory_s = float(swap_memory_s)
 
     # ------------------------------------------------------------------ events
@@ -325,15 +330,16 @@ class QLMPolicy(ServingPolicy):
         covered = {m for inst in instances for m in inst.throughput}
         missing = needed - covered
         if missing and self.lsos.model_swapping:
-            instances = [
-                dataclasses.replace(
-                    inst,
-                    throughput={**inst.throughput, **{m: self._rate[m] for m in missing}},
-                    load_s={**inst.load_s, **{m: view.load_time(inst.key, m) for m in missing}},
-                )
-                for inst in instances
-            ]
+            instances = [self._opened(view, inst, missing) for inst in instances]
         return instances
+
+    def _opened(self, view: ClusterView, inst: PlanInstance, models: set[str]) -> PlanInstance:
+        """Return ``inst`` allowed to load ``models`` too (at their rates and load times)."""
+        return dataclasses.replace(
+            inst,
+            throughput={**inst.throughput, **{m: self._rate[m] for m in models}},
+            load_s={**inst.load_s, **{m: view.load_time(inst.key, m) for m in models}},
+        )
 
     def _place_homes(self, view: ClusterView) -> None:
         """Give new groups an instance in turn (load balancing off)."""
@@ -356,7 +362,7 @@ class QLMPolicy(ServingPolicy):
         if not self.lsos.load_balancing:
             self._place_homes(view)
         self._unplaced = []
-        groups = [PlanGroup(g.gid, g.model, g.deadline, len(g.waiting)) for g in live]
+        groups = [_plan_group(g) for g in live]
         options = dict(length_stats=self._stats, z=self.z, method=self.method,
                        time_limit_s=self.time_limit_s,
                        allow_model_swap=self.lsos.model_swapping)  # fmt: skip
@@ -373,11 +379,7 @@ class QLMPolicy(ServingPolicy):
                     continue
                 extra = {g.model for g in mine} - set(inst.throughput)
                 if extra and self.lsos.model_swapping:  # its own groups' models
-                    inst = dataclasses.replace(
-                        inst,
-                        throughput={**inst.throughput, **{m: self._rate[m] for m in extra}},
-                        load_s={**inst.load_s, **{m: view.load_time(k, m) for m in extra}},
-                    )
+                    inst = self._opened(view, inst, extra)
                 plan = plan_queues(mine, [inst], **options)
                 queues[k] = list(plan.queues[k])
                 self._count["plans_exact"] += plan.status == "optimal"
@@ -392,11 +394,7 @@ class QLMPolicy(ServingPolicy):
         live = {g for q in self._queues for g in q if g in self._groups}
         if not live:
             return 0
-        groups = [
-            PlanGroup(g, self._groups[g].model, self._groups[g].deadline,
-                      len(self._groups[g].waiting))
-            for g in sorted(live)
-        ]  # fmt: skip
+        groups = [_plan_group(self._groups[g]) for g in sorted(live)]
         instances = self._plan_instances(view, now, {g.model for g in groups})
         queues = {k: tuple(g for g in q if g in live) for k, q in enumerate(self._queues)}
         try:
@@ -442,14 +440,10 @@ class QLMPolicy(ServingPolicy):
             group.deadline = self._deadline[group.waiting[0]]
         return out
 
-    def _room(self, view: ClusterView, k: int) -> int:
-        """Count the requests instance ``k`` may pull now (its engine queue stays short)."""
-        return min(view.max_batch - view.outstanding(k), self.pull_ahead - view.waiting(k))
-
     def _serve_queue(self, view: ClusterView, k: int, now: float) -> list[Action]:
         queue = self._queues[k]
         actions: list[Action] = []
-        room = self._room(view, k)
+        room = pull_room(view, k, self.pull_ahead)
         loaded = view.model(k)
         while queue:
             group = self._groups.get(queue[0])

@@ -45,7 +45,9 @@ __all__ = [
     "ServingActionError",
     "ServingPolicy",
     "WakeUp",
+    "check_pull_ahead",
     "load_seconds",
+    "pull_room",
 ]
 
 
@@ -171,6 +173,23 @@ class ClusterView(ABC):
     def load_time(self, k: int, model: str) -> float:
         """Seconds instance ``k`` would need to load ``model`` now (0 if loaded)."""
         return load_seconds(self.spec(model), self.model(k), model, self.warm_models(k))
+
+
+def check_pull_ahead(value: object) -> int:
+    """Return ``pull_ahead`` (the engine-queue depth a pulling policy keeps), checked."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"pull_ahead must be an integer >= 1, got {value!r}")
+    return value
+
+
+def pull_room(view: ClusterView, k: int, pull_ahead: int) -> int:
+    """Count the requests instance ``k`` may pull now.
+
+    It stays below its batch limit (running, waiting and swapped requests) and keeps
+    fewer than ``pull_ahead`` requests queued in its engine, so the order of everything
+    else stays the policy's.
+    """
+    return min(view.max_batch - view.outstanding(k), pull_ahead - view.waiting(k))
 
 
 def load_seconds(spec: Instance, loaded: str, model: str, warm: Sequence[str]) -> float:

@@ -23,7 +23,15 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scheduling.serving import Action, ClusterView, Dispatch, RequestInfo, ServingPolicy
+from scheduling.serving import (
+    Action,
+    ClusterView,
+    Dispatch,
+    RequestInfo,
+    ServingPolicy,
+    check_pull_ahead,
+    pull_room,
+)
 
 __all__ = ["CentralQueuePolicy", "FCFSPolicy", "instances_by_model", "noisy_length_predictions"]
 
@@ -105,9 +113,7 @@ class CentralQueuePolicy(ServingPolicy):
     def __init__(
         self, order: str = "edf", predicted: Sequence[float] | None = None, pull_ahead: int = 4
     ) -> None:
-        if isinstance(pull_ahead, bool) or not isinstance(pull_ahead, int) or pull_ahead < 1:
-            raise ValueError(f"pull_ahead must be an integer >= 1, got {pull_ahead!r}")
-        self.pull_ahead = pull_ahead
+        self.pull_ahead = check_pull_ahead(pull_ahead)
         if order not in ("edf", "sjf"):
             raise ValueError(f"order must be 'edf' or 'sjf', got {order!r}")
         if order == "sjf" and predicted is None:
@@ -137,14 +143,10 @@ class CentralQueuePolicy(ServingPolicy):
     def decide(self, now: float, view: ClusterView) -> list[Action]:
         """Let every instance with room pull from its model's queue."""
         actions: list[Action] = []
-        limit = view.max_batch
         for model, queue in self._queues.items():
             if not queue:
                 continue
-            room = {
-                k: min(limit - view.outstanding(k), self.pull_ahead - view.waiting(k))
-                for k in self._by_model[model]
-            }
+            room = {k: pull_room(view, k, self.pull_ahead) for k in self._by_model[model]}
             heap = [(-r, k) for k, r in room.items() if r > 0]
             heapq.heapify(heap)
             while queue and heap:

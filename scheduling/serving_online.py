@@ -40,7 +40,15 @@ from matching.model import Instance
 from matching.online import GreedyPolicy
 from matching.stream import OnlineMatcher
 from scheduling.rwt import full_batch
-from scheduling.serving import Action, ClusterView, Dispatch, RequestInfo, ServingPolicy
+from scheduling.serving import (
+    Action,
+    ClusterView,
+    Dispatch,
+    RequestInfo,
+    ServingPolicy,
+    check_pull_ahead,
+    pull_room,
+)
 from scheduling.serving_baselines import instances_by_model
 
 __all__ = ["OnlineMatchingPolicy"]
@@ -81,9 +89,7 @@ class OnlineMatchingPolicy(ServingPolicy):
         z: float = 1.645,
         pull_ahead: int = 4,
     ) -> None:
-        if isinstance(pull_ahead, bool) or not isinstance(pull_ahead, int) or pull_ahead < 1:
-            raise ValueError(f"pull_ahead must be an integer >= 1, got {pull_ahead!r}")
-        self.pull_ahead = pull_ahead
+        self.pull_ahead = check_pull_ahead(pull_ahead)
         if seats is not None and (isinstance(seats, bool) or not isinstance(seats, int)
                                   or seats < 1):  # fmt: skip
             raise ValueError(f"seats must be an integer >= 1, got {seats!r}")
@@ -147,8 +153,7 @@ class OnlineMatchingPolicy(ServingPolicy):
         self._new = []
         for model, queue in self._overflow.items():
             for k in self._by_model[model]:
-                room = min(view.max_batch - view.outstanding(k),
-                           self.pull_ahead - view.waiting(k)) - extra.get(k, 0)  # fmt: skip
+                room = pull_room(view, k, self.pull_ahead) - extra.get(k, 0)
                 while queue and room > 0:
                     actions.append(Dispatch(heapq.heappop(queue)[1], k))
                     room -= 1
