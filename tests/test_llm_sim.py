@@ -6,17 +6,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from serving_checks import small
 
 from scheduling.engine import Instance
 from scheduling.llm_sim import ServingInstance, _Seq, simulate_fcfs
-
-
-def small_instance(blocks: int) -> Instance:
-    """Mistral-7B on an A100 with memory for about ``blocks`` KV blocks of 16 tokens."""
-    base = Instance("mistral-7b", "a100")
-    per_block = 16 * base.model.kv_bytes_per_token
-    need = base.model.weight_bytes + 2e9 + (blocks + 0.5) * per_block
-    return Instance("mistral-7b", "a100", memory_utilization=need / 80e9)
 
 
 def test_one_request_takes_the_hand_computed_steps():
@@ -53,7 +46,7 @@ def test_conservation_under_kv_pressure(seed, blocks, instances, placement):
     arrival = np.sort(rng.uniform(0, 5.0, n))
     prompt = rng.integers(1, 200, n)
     output = rng.integers(1, 150, n)
-    spec = small_instance(blocks)
+    spec = small("mistral-7b", blocks)
     keep = np.array(
         [spec.blocks_for(p + o) <= spec.kv_blocks for p, o in zip(prompt, output, strict=True)]
     )
@@ -68,7 +61,7 @@ def test_conservation_under_kv_pressure(seed, blocks, instances, placement):
 
 
 def test_preemption_by_recompute_keeps_generated_tokens():
-    spec = small_instance(12)  # 12 blocks of 16 tokens
+    spec = small("mistral-7b", 12)  # 12 blocks of 16 tokens
     eng = ServingInstance(spec, max_batch=8)
     a, b = _Seq(0, 60, 100), _Seq(1, 60, 100)
     eng.enqueue(a)
@@ -92,7 +85,7 @@ def test_bad_workloads_are_refused_by_name():
     with pytest.raises(ValueError, match="placement"):
         simulate_fcfs(spec, [0.0], [5], [5], placement="random")
     with pytest.raises(ValueError, match="more than the instance's"):
-        simulate_fcfs(small_instance(4), [0.0], [500], [500])
+        simulate_fcfs(small("mistral-7b", 4), [0.0], [500], [500])
 
 
 def test_chunked_prefill_splits_a_long_prompt_and_keeps_decoding():

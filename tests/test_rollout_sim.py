@@ -9,17 +9,11 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from serving_checks import small
 
 from scheduling.engine import Instance
 from scheduling.rollout_sched import InstanceRoom, RolloutScheduler
 from scheduling.rollout_sim import simulate_rollout
-
-
-def small(blocks: int) -> Instance:
-    base = Instance("mistral-7b", "a100")
-    per_block = 16 * base.model.kv_bytes_per_token
-    need = base.model.weight_bytes + 2e9 + (blocks + 0.5) * per_block
-    return Instance("mistral-7b", "a100", memory_utilization=need / 80e9)
 
 
 @settings(max_examples=30, deadline=None)
@@ -40,7 +34,7 @@ def test_every_token_once_and_one_instance_at_a_time(
     group = np.repeat(np.arange(groups), size)
     prompt = rng.integers(1, 40, n)
     length = rng.integers(1, cap + 1, n)
-    spec = small(40)
+    spec = small("mistral-7b", 40)
     res = simulate_rollout(group, prompt, length, cap, spec, instances=3, policy=policy,
                            static=static, migration=migration, chunk_size=chunk, max_batch=4,
                            placement=placement, audit=True)  # fmt: skip
