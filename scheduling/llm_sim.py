@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -37,6 +38,8 @@ import numpy as np
 from scheduling.engine import Instance
 
 __all__ = ["ServingInstance", "ServingResult", "simulate_fcfs"]
+
+Speculate = Callable[["_Seq", int, int], tuple[int, int]]
 
 
 @dataclass(eq=False)
@@ -252,8 +255,56 @@ class ServingInstance:
         else:
             self._drop(seq, front=False)
 
-    def step(self, now: float) -> tuple[float, list[_Seq], list[_Seq]]:
-        """Run one engine step from ``now``; return (end time, first tokens, finished)."""
+    def _speculate(
+        self, decoding: list[_Seq], speculate: Speculate
+    ) -> tuple[list[int], list[int], list[int], dict[int, int]]:
+        """Ask ``speculate`` for each decoding sequence's draft; reserve its KV blocks.
+
+        Returns the plain decode contexts, the verification lengths and offsets of the
+        sequences that verify a draft, and the tokens each of those produces (by id).
+        """
+        block = self.spec.block_size
+        contexts: list[int] = []
+        lengths: list[int] = []
+        offsets: list[int] = []
+        produced: dict[int, int] = {}
+        batch = len(decoding)
+        for seq in decoding:
+            context = seq.prompt + seq.generated
+            kv_room = (seq.blocks + self.free_blocks) * block - context - 1
+            room = max(0, min(seq.output - seq.generated - 1, kv_room))
+            drafted, made = speculate(seq, room, batch)
+            if not (0 <= drafted <= room and 1 <= made <= drafted + 1):
+                raise ValueError(
+                    f"speculate returned drafted={drafted}, produced={made} for request "
+                    f"{seq.rid}; needs 0 <= drafted <= {room} and 1 <= produced <= drafted + 1"
+                )
+            if drafted == 0:
+                contexts.append(context)
+                continue
+            need = self.spec.blocks_for(context + drafted + 1) - seq.blocks
+            if need > 0:
+                self.free_blocks -= need
+                seq.blocks += need
+            lengths.append(drafted + 1)
+            offsets.append(context)
+            produced[id(seq)] = made
+        return contexts, lengths, offsets, produced
+
+    def step(
+        self, now: float, speculate: Speculate | None = None
+    ) -> tuple[float, list[_Seq], list[_Seq]]:
+        """Run one engine step from ``now``; return (end time, first tokens, finished).
+
+        With ``speculate``, every sequence that was already decoding verifies a draft:
+        ``speculate(seq, room, batch)`` returns ``(drafted, produced)``, the draft tokens
+        it verifies (at most ``room``: what its remaining output and the free KV blocks
+        allow) and the tokens it produces (the accepted ones plus the model's own, so
+        ``1 .. drafted + 1``); ``batch`` is the number of decoding sequences. A
+        verification of ``drafted + 1`` tokens after a context of ``c`` costs what a
+        prefill chunk of that length at offset ``c`` does; the blocks of the rejected
+        draft tokens are freed at the end of the step.
+        """
         self._grow()
         contexts: list[int] = []
         chunks: list[int] = []
@@ -272,6 +323,12 @@ class ServingInstance:
                     contexts.append(s.prompt + s.generated)
         else:
             contexts = [s.prompt + s.generated for s in self.running]
+        produced: dict[int, int] = {}
+        if speculate is not None:
+            decoding = [s for s in self.running if not s.pending]
+            contexts, lengths, verify_at, produced = self._speculate(decoding, speculate)
+            chunks += lengths
+            offsets += verify_at
         prefill, starts, resumed = self._admit(budget)
         duration = self.spec.step_time(chunks + prefill, contexts + resumed, offsets + starts)
         if self._swap_tokens:
@@ -284,7 +341,12 @@ class ServingInstance:
             if seq.pending:  # still prefilling: no token yet
                 still.append(seq)
                 continue
-            seq.generated += 1
+            made = produced.get(id(seq), 0)
+            seq.generated += made or 1
+            if made:  # free the blocks of the rejected draft tokens
+                keep = self.spec.blocks_for(seq.prompt + seq.generated)
+                self.free_blocks += seq.blocks - keep
+                seq.blocks = keep
             if math.isnan(seq.first_token):
                 seq.first_token = end
                 first.append(seq)

@@ -64,7 +64,7 @@ def plot_finished(runs: dict[str, RolloutResult], path: str | Path, *, title: st
 def _busy_spans(steps: Sequence[tuple], gap: float) -> dict[int, list[tuple[float, float]]]:
     """Merge each instance's steps into busy spans (gaps shorter than ``gap`` joined)."""
     spans: dict[int, list[tuple[float, float]]] = {}
-    for k, start, end, _ in sorted(steps, key=lambda s: (s[0], s[1])):
+    for k, start, end, *_ in sorted(steps, key=lambda s: (s[0], s[1])):
         own = spans.setdefault(k, [])
         if own and start - own[-1][1] <= gap:
             own[-1] = (own[-1][0], max(own[-1][1], end))

@@ -25,6 +25,7 @@ import numpy as np
 from scheduling.engine import Instance
 from scheduling.llm_sim import ServingInstance, _Seq
 from scheduling.rollout_sched import InstanceRoom, RolloutScheduler
+from scheduling.rollout_spec import RolloutSpeculator
 from scheduling.sim import Simulation
 
 __all__ = ["RolloutResult", "simulate_rollout"]
@@ -45,10 +46,12 @@ class RolloutResult:
         requests' too), tail_s (time to finish the last 10% of the requests that ended),
         idle_s (instance-seconds not computing within the makespan),
         preemptions, migrations (chunks that ran on another instance than the one
-        before), chunks, steps, carried, carried_tokens.
+        before), chunks, steps, carried, carried_tokens, acceptance_length (tokens per
+        sequence per decode step; 1.0 without speculation), drafted, accepted.
     audit : list or None
-        With ``audit=True``: ``(instance, start, end, ids that produced a token)`` per
-        step.
+        With ``audit=True``: ``(instance, start, end, ids, tokens)`` per step: the
+        requests that produced tokens in the step and how many each (1 without
+        speculation).
     """
 
     finish: np.ndarray
@@ -74,6 +77,7 @@ def simulate_rollout(
     starvation_s: float = math.inf,
     placement: str = "greedy",
     quota: float | None = None,
+    speculation: RolloutSpeculator | None = None,
     audit: bool = False,
 ) -> RolloutResult:
     """Run one rollout iteration (see the module docstring).
@@ -101,6 +105,12 @@ def simulate_rollout(
         ``tokens`` what they had).
     placement : {"greedy", "matching"}, default "greedy"
         How a round's chunks are placed (:class:`~scheduling.rollout_sched.RolloutScheduler`).
+    speculation : RolloutSpeculator, optional
+        Speculative decoding in every decode step (grouped or self-only suffix drafting
+        over true token streams, :mod:`scheduling.rollout_spec`); ``summary`` then
+        reports the measured ``acceptance_length`` (tokens per verification step), and
+        ``drafted``/``accepted`` draft tokens. Without it every step decodes one token
+        per sequence (``acceptance_length`` 1.0).
     audit : bool, default False
 
     Examples
@@ -128,6 +138,9 @@ def simulate_rollout(
             f"request {int(too_big[0])}: prompt {int(prompt[too_big[0]])} + max_tokens "
             f"{max_tokens} exceed the {spec.kv_tokens} KV tokens of one instance"
         )
+    if speculation is not None:
+        speculation.check_lengths(length)
+    propose = speculation.propose if speculation is not None else None
     home = (group % instances) if static else None
     sched = RolloutScheduler(group, prompt, max_tokens, policy=policy, chunk_size=chunk_size,
                              starvation_s=starvation_s, home=home, placement=placement,
@@ -149,6 +162,7 @@ def simulate_rollout(
         ]
 
     def dispatch(now: float) -> None:
+        placed: set[int] = set()
         for order in sched.next_chunks(now, rooms()):
             rid, k = order.rid, order.instance
             before = int(sched.generated[rid])
@@ -161,16 +175,21 @@ def simulate_rollout(
             else:
                 eng.enqueue(seq)
             counts["chunks"] += 1
+            placed.add(k)
+        for k in sorted(placed):  # a round's chunks start together
             kick(k, now)
 
     def kick(k: int, now: float) -> None:
         eng = engines[k]
         if stepping[k] or not eng.queued:
             return
-        end, _, done = eng.step(now)
+        before = {s.rid: s.generated for s in eng.running} if log is not None else {}
+        end, _, done = eng.step(now, propose)
         if log is not None:
-            ids = tuple(s.rid for s in eng.running if not s.pending)
-            log.append((k, now, end, ids + tuple(s.rid for s in done)))
+            made = [s for s in eng.running if not s.pending] + done
+            ids = tuple(s.rid for s in made)
+            tokens = tuple(s.generated - before.get(s.rid, s.generated - 1) for s in made)
+            log.append((k, now, end, ids, tokens))
         busy[k] += end - now
         done_at_end[k] = done
         stepping[k] = True
@@ -180,12 +199,17 @@ def simulate_rollout(
         k = event.payload
         stepping[k] = False
         done, done_at_end[k] = done_at_end[k], []
+        if speculation is not None:  # the step's tokens become visible to drafting now
+            speculation.commit(engines[k].running)
+            speculation.commit(done)
         for seq in done:
             ended = seq.generated >= length[seq.rid]
             sched.chunk_done(sim.now, seq.rid, generated=seq.generated, finished=ended)
             if ended:
                 finish[seq.rid] = sim.now
                 counts["finished"] += 1
+                if speculation is not None:
+                    speculation.finished(seq.rid)
         if counts["finished"] >= target:
             sim.stop()
             return
@@ -220,5 +244,8 @@ def simulate_rollout(
         "steps": sum(e.steps for e in engines),
         "carried": int(left.size),
         "carried_tokens": int(tokens[left].sum()),
+        "acceptance_length": 1.0 if speculation is None else speculation.acceptance_length,
+        "drafted": 0 if speculation is None else speculation.drafted,
+        "accepted": 0 if speculation is None else speculation.accepted,
     }
     return RolloutResult(finish, tokens, summary, log)

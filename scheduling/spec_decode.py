@@ -178,6 +178,28 @@ def accept(draft_paths: Sequence[Sequence[int]], true_next_tokens: Sequence[int]
     return best
 
 
+def _verify(
+    drafts: list[tuple[int, ...]],
+    truth: Sequence[int],
+    pos: int,
+    estimator: AcceptanceEstimator,
+) -> int:
+    """Verify ``drafts`` at position ``pos`` of ``truth``; update ``estimator``.
+
+    Returns the draft tokens accepted; the step produces ``truth[pos : pos + accepted
+    + 1]`` (the accepted tokens and the model's own). The estimator sees the longest
+    path that agrees on every accepted token as the tokens tried.
+    """
+    if not drafts:
+        return 0
+    g = max(len(d) for d in drafts)
+    true_next = list(truth[pos : pos + g])
+    accepted = accept(drafts, true_next)
+    tried = max(len(d) for d in drafts if list(d[:accepted]) == true_next[:accepted])
+    estimator.update(accepted, tried, truncated=pos + accepted >= len(truth))
+    return accepted
+
+
 def tree_size(draft_paths: Sequence[Sequence[int]]) -> int:
     """Distinct nodes of the token tree the paths form (the draft tokens verified).
 
@@ -669,14 +691,8 @@ def _replay_block(
                 else []
             )
             drafts = [c.tokens for c in found]
-            true_next = truth[pos : pos + g]
-            accepted = accept(drafts, true_next) if drafts else 0
-            # the paths that agree with the truth on all accepted tokens
-            agreeing = [d for d in drafts if list(d[:accepted]) == true_next[:accepted]]
-            produced = [
-                *(agreeing[0][:accepted] if agreeing else ()),
-                *truth[pos + accepted : pos + accepted + 1],
-            ]
+            accepted = _verify(drafts, truth, pos, estimators[i])
+            produced = truth[pos : pos + accepted + 1]
             st = local[i]
             st.steps += 1
             st.tokens += len(produced)
@@ -686,9 +702,6 @@ def _replay_block(
             st.accepted += accepted
             if trace:
                 st.produced.append(tuple(produced))
-            if agreeing:
-                tried = max(len(d) for d in agreeing)
-                estimators[i].update(accepted, tried, truncated=pos + accepted >= len(truth))
             done.extend(produced)
             if lockstep:
                 pending.append((i, produced))

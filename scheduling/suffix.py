@@ -153,6 +153,13 @@ class SuffixAutomaton:
     :meth:`append`/:meth:`extend` (or :meth:`add_sequence`). See the module docstring for
     the data structure and its costs.
 
+    Parameters
+    ----------
+    track_sources : bool, default True
+        Keep per state the occurrences of each sequence, which ``exclude=`` needs. An
+        index that never excludes a sequence can do without (about a third less memory
+        and faster appends); ``exclude`` then raises ``ValueError``.
+
     Examples
     --------
     >>> index = SuffixAutomaton()
@@ -164,13 +171,17 @@ class SuffixAutomaton:
     2
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, track_sources: bool = True) -> None:
+        if not isinstance(track_sources, bool):
+            raise TypeError(f"track_sources must be a bool, got {track_sources!r}")
+        self._track = track_sources
         # per state, as parallel lists (faster than objects in CPython)
         self._len: list[int] = [0]
         self._link: list[int] = [-1]
         self._next: list[dict[int, int]] = [{}]
         self._count: list[int] = [0]
-        self._src: list[dict[int, list[int]]] = [{}]  # seq -> [occurrences, latest end]
+        # seq -> [occurrences, latest end]; None per state without track_sources
+        self._src: list[dict[int, list[int]] | None] = [{} if track_sources else None]
         self._occ_seq: list[int] = [-1]
         self._occ_end: list[int] = [-1]
         self._kids: list[dict[int, int]] = [{}]  # link-tree children by left token
@@ -206,7 +217,7 @@ class SuffixAutomaton:
         self._link.append(-1)
         self._next.append({})
         self._count.append(0)
-        self._src.append({})
+        self._src.append({} if self._track else None)
         self._occ_seq.append(seq)
         self._occ_end.append(end)
         self._kids.append({})
@@ -222,7 +233,8 @@ class SuffixAutomaton:
         clone = self._new_state(ln[p] + 1, self._occ_seq[q], self._occ_end[q])
         nxt[clone] = dict(nxt[q])
         self._count[clone] = self._count[q]
-        self._src[clone] = {s: list(v) for s, v in self._src[q].items()}
+        if self._track:
+            self._src[clone] = {s: list(v) for s, v in self._src[q].items()}
         parent = link[q]
         link[clone] = parent
         self._kids[parent][self._left_token(q, ln[parent])] = clone
@@ -291,6 +303,11 @@ class SuffixAutomaton:
         # the new end position belongs to every state on last's suffix-link path
         count, src = self._count, self._src
         v = last
+        if not self._track:
+            while v > 0:
+                count[v] += 1
+                v = link[v]
+                work += 1
         while v > 0:
             count[v] += 1
             entry = src[v].get(s)
@@ -367,6 +384,8 @@ class SuffixAutomaton:
         """Return the internal index of the excluded sequence (-1: none, or unknown)."""
         if exclude is None:
             return -1
+        if not self._track:
+            raise ValueError("exclude needs an index built with track_sources=True")
         try:
             return self._ids.get(exclude, -1)
         except TypeError:
@@ -413,6 +432,8 @@ class SuffixAutomaton:
 
     def _where(self, state: int, ex: int) -> tuple[int, int]:
         """One occurrence ``(sequence, end)`` of ``state`` outside ``ex``."""
+        if not self._track:  # ex is -1: the occurrence the state was created with
+            return self._occ_seq[state], self._occ_end[state]
         for s, (n, end) in self._src[state].items():
             if s != ex and n > 0:
                 return s, end
@@ -527,7 +548,34 @@ class SuffixAutomaton:
         max_len = _check_count(max_len, "max_len", 1)
         k = _check_count(k, "k", 1)
         min_match = _check_count(min_match, "min_match", 1)
-        ex = self._exclusion(exclude)
+        return self._continuations(context, max_len, k, self._exclusion(exclude), min_match)
+
+    def continuations_of(
+        self, seq_id: Hashable, max_len: int, k: int = 1, *, min_match: int = 1
+    ) -> list[Continuation]:
+        """:meth:`continuations` of indexed sequence ``seq_id``'s own tokens so far.
+
+        The same as ``continuations(sequence(seq_id), max_len, k, min_match=min_match)``
+        without copying the sequence: what a request drafts from its own output when the
+        index holds it.
+
+        Examples
+        --------
+        >>> index = SuffixAutomaton()
+        >>> index.extend("a", [1, 2, 3, 4])
+        >>> index.extend("b", [9, 1, 2])
+        >>> [c.tokens for c in index.continuations_of("b", max_len=2)]
+        [(3, 4)]
+        """
+        s = self._known(seq_id)
+        max_len = _check_count(max_len, "max_len", 1)
+        k = _check_count(k, "k", 1)
+        min_match = _check_count(min_match, "min_match", 1)
+        return self._continuations(self._seqs[s], max_len, k, -1, min_match)
+
+    def _continuations(
+        self, context: Sequence[int], max_len: int, k: int, ex: int, min_match: int
+    ) -> list[Continuation]:
         v, length = self._match(context, ex, True)
         if length < min_match:
             return []

@@ -41,8 +41,8 @@ def test_every_token_once_and_one_instance_at_a_time(
     assert res.tokens.tolist() == length.tolist()
     produced = defaultdict(int)
     spans = defaultdict(list)
-    for k, start, end, ids in res.audit:
-        assert len(ids) <= 4
+    for k, start, end, ids, tokens in res.audit:
+        assert len(ids) <= 4 and set(tokens) <= {1}
         for rid in ids:
             produced[rid] += 1
             spans[rid].append((start, end, k))

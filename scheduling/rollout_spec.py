@@ -1,0 +1,348 @@
+"""Grouped speculative decoding inside the rollout simulator: token streams and drafter.
+
+:func:`simulate_rollout` models lengths only; to measure speculation it also needs what
+each request writes. :func:`rollout_streams` gives every request a true token stream
+built from real sibling samples (``../shared/data/rollout``, GPT-2 tokens) when they are
+present, from :func:`scheduling.rollout_text.synthetic_groups` (calibrated to them)
+otherwise. :class:`RolloutSpeculator` is the engine-side drafter the simulator calls in
+every decode step of every sequence: it drafts from a
+:class:`~scheduling.suffix.SuffixAutomaton` over the tokens the request's group has
+generated so far, verifies the draft against the request's true stream, and indexes
+every token the engines produce when their steps end.
+
+Stream construction
+-------------------
+The samples of the data set are ~100 tokens long (code, programs, prose); rollout
+requests are thousands. A request's stream is therefore a concatenation of samples:
+group ``p`` is given ``m`` of the data set's prompts ``Q_p`` (drawn without replacement,
+cycled if the set has fewer), and its member ``j`` writes, for ``k = 0, 1, ...``, a
+sample of prompt ``Q_p[k mod m]``: sample ``sigma_{p,q}[(c G + j) mod S_q]`` in cycle
+``c = k // m``, where ``sigma_{p,q}`` is a random order of prompt ``q``'s ``S_q``
+non-empty samples and ``G`` the group size. Siblings thus answer the same prompts in the
+same order with different samples (what grouped drafting exploits), and no sample
+occurs twice in one group's streams until ``c G + j`` reaches ``S_q``; after that a
+sample is reused and ``TokenStreams.reused_segments`` counts it. ``m`` is the number of
+segments the group's longest request needs (1.5 times its length over the mean sample
+length), or all the data set's prompts if it has fewer: a request returns to a prompt
+it has answered only when the data set has run out of prompts (then its own earlier
+answer helps self-drafting as a sibling's would).
+
+Drafting model
+--------------
+* ``mode="self"``: each request drafts from an index of its own output only;
+  ``"grouped"``: from an index shared by a block of ``references + 1`` members of its
+  group (consecutive members; the last block may be smaller), its own output included.
+* The draft is :meth:`~scheduling.suffix.SuffixAutomaton.continuations_of` the request's
+  output so far (``paths`` paths of up to ``g`` tokens, a token tree of at most
+  ``paths * g`` nodes); ``g`` is :func:`~scheduling.spec_decode.choose_draft_len` for
+  the request's :class:`~scheduling.spec_decode.AcceptanceEstimator` rate, the
+  engine's decode batch size and the verification cost
+  (:func:`~scheduling.spec_decode.verify_step_time`, the batch taken as ``batch``
+  sequences at this request's context), capped by ``max_draft`` and by what the engine
+  allows (the chunk's remaining tokens and the free KV blocks).
+* Acceptance is measured: the longest prefix of a path that agrees with the true stream
+  (:func:`~scheduling.spec_decode.accept`); the step produces it and one more token.
+* Tokens become visible to drafting when the step that produced them ends
+  (:meth:`RolloutSpeculator.commit`), never earlier.
+* An index is dropped when all requests drafting from it have finished.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from matching._validate import check_int
+from scheduling.rollout_text import DATASETS, load_rollout, rollout_dir, synthetic_groups
+from scheduling.spec_decode import (
+    AcceptanceEstimator,
+    _verify,
+    choose_draft_len,
+    tree_size,
+    verify_step_time,
+)
+from scheduling.suffix import SuffixAutomaton
+
+if TYPE_CHECKING:
+    from scheduling.engine import Instance
+    from scheduling.llm_sim import _Seq
+
+__all__ = ["RolloutSpeculator", "TokenStreams", "rollout_streams"]
+
+_CONTEXT_BUCKET = 1024  # contexts within one bucket share a draft-length decision
+
+
+@dataclass(frozen=True)
+class TokenStreams:
+    """The true token stream of every request of a rollout.
+
+    Attributes
+    ----------
+    tokens : tuple of ndarray
+        Per request, its token ids (``int32``), exactly its output length.
+    source : str
+        ``"<data set> (real)"``, ``"synthetic"`` or ``"given"``.
+    prompts_per_group : int
+        ``m`` of the construction (module docstring).
+    reused_segments : int
+        Segments that repeat a sample already used by the same group.
+    segments : int
+        Segments in all.
+    """
+
+    tokens: tuple[np.ndarray, ...]
+    source: str
+    prompts_per_group: int
+    reused_segments: int
+    segments: int
+
+
+def _pool(
+    data: str | Sequence[Sequence[Sequence[int]]], data_dir: str | Path | None, seed: int
+) -> tuple[list[list[np.ndarray]], str]:
+    """Return the sample pool: per prompt, its non-empty samples' token ids."""
+    if not isinstance(data, str):
+        groups = [[np.asarray(t, dtype=np.int64) for t in g] for g in data]
+        bad = [t for g in groups for t in g if t.ndim != 1 or (t.size and t.min() < 0)]
+        if bad:
+            raise ValueError("data samples must be 1-D sequences of int tokens >= 0")
+        source = "given"
+    elif data == "synthetic" or (
+        data == "auto" and not (rollout_dir(data_dir) / DATASETS["codet"]).is_file()
+    ):
+        groups = synthetic_groups(164, 100, seed=seed)
+        source = "synthetic"
+    else:
+        name = "codet" if data == "auto" else data
+        groups = load_rollout(name, data_dir=data_dir).groups
+        source = f"{name} (real)"
+    pool = [[s.astype(np.int32) for s in g if s.size] for g in groups]
+    pool = [g for g in pool if g]
+    if not pool:
+        raise ValueError(f"the {source} samples are all empty")
+    return pool, source
+
+
+def rollout_streams(
+    group_of: Sequence[int] | np.ndarray,
+    output_tokens: Sequence[int] | np.ndarray,
+    *,
+    data: str | Sequence[Sequence[Sequence[int]]] = "auto",
+    data_dir: str | Path | None = None,
+    seed: int = 0,
+) -> TokenStreams:
+    """Build each request's true token stream from sibling samples (module docstring).
+
+    Parameters
+    ----------
+    group_of, output_tokens : array_like of int
+        Group and true output length of each request.
+    data : {"auto", "codet", "pot", "tot_text", "synthetic"} or sequence, default "auto"
+        The sample pool: a real data set, the generator, ``"auto"`` (``codet`` when
+        ``../shared/data/rollout`` has it, the generator otherwise), or one's own pool:
+        per prompt, its samples as token-id sequences.
+    data_dir : str or Path, optional
+        The shared data folder.
+    seed : int, default 0
+
+    Examples
+    --------
+    >>> s = rollout_streams([0, 0, 1], [300, 40, 5], data="synthetic")
+    >>> [len(t) for t in s.tokens], s.source
+    ([300, 40, 5], 'synthetic')
+    """
+    group = np.asarray(group_of, dtype=np.int64)
+    length = np.asarray(output_tokens, dtype=np.int64)
+    if group.ndim != 1 or length.shape != group.shape:
+        raise ValueError("group_of and output_tokens need one value per request")
+    if (length < 1).any():
+        raise ValueError(f"output_tokens must be >= 1, got {int(length.min())}")
+    if isinstance(data, str) and data not in ("auto", "synthetic", *DATASETS):
+        raise ValueError(f"data must be 'auto', 'synthetic' or one of {sorted(DATASETS)}")
+    seed = check_int(seed, "seed", low=0)
+    pool, source = _pool(data, data_dir, seed)
+    mean_segment = float(np.mean([s.size for g in pool for s in g]))
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(pool))
+    streams: list[np.ndarray] = [np.empty(0, np.int32)] * group.size
+    reused = segments = 0
+    m_used = 1
+    for gi, p in enumerate(np.unique(group)):
+        members = np.flatnonzero(group == p)
+        size = members.size
+        need = math.ceil(1.5 * int(length[members].max()) / mean_segment)
+        m = max(1, min(len(pool), need))
+        m_used = max(m_used, m)
+        prompts = [int(order[(gi * m + i) % len(pool)]) for i in range(m)]
+        sigma = {q: np.random.default_rng([seed, int(p), q]).permutation(len(pool[q]))
+                 for q in set(prompts)}  # fmt: skip
+        for j, rid in enumerate(members):
+            parts, total, k = [], 0, 0
+            while total < length[rid]:
+                q = prompts[k % m]
+                slot = (k // m) * size + j
+                reused += slot >= len(pool[q])
+                sample = pool[q][sigma[q][slot % len(pool[q])]]
+                parts.append(sample)
+                total += sample.size
+                k += 1
+            segments += k
+            streams[rid] = np.concatenate(parts)[: length[rid]]
+    return TokenStreams(tuple(streams), source, m_used, int(reused), int(segments))
+
+
+class RolloutSpeculator:
+    """Grouped (or self-only) suffix drafting for the rollout simulator's engines.
+
+    Parameters
+    ----------
+    streams : TokenStreams or sequence of array_like
+        Each request's true tokens (at least its output length).
+    group_of : array_like of int
+        Each request's group.
+    spec : Instance
+        The engines' cost model (for the verification cost).
+    mode : {"grouped", "self"}, default "grouped"
+    references : int, optional
+        Siblings each request drafts from with ``mode="grouped"`` (default: all,
+        ``G - 1``).
+    max_draft : int, default 16
+        Most draft tokens per path.
+    paths : int, default 1
+        Draft paths per step (top-k multi-path when > 1).
+    min_match : int, default 1
+        Shortest matched suffix worth drafting from.
+    adaptive : bool, default True
+        Choose ``g`` per step (module docstring); ``False``: always ``max_draft``.
+
+    Notes
+    -----
+    The simulator calls :meth:`propose` for each decoding sequence of a step and
+    :meth:`commit` when the step ends; :meth:`finished` when a request ends.
+    """
+
+    def __init__(
+        self,
+        streams: TokenStreams | Sequence[Sequence[int]],
+        group_of: Sequence[int] | np.ndarray,
+        spec: Instance,
+        *,
+        mode: str = "grouped",
+        references: int | None = None,
+        max_draft: int = 16,
+        paths: int = 1,
+        min_match: int = 1,
+        adaptive: bool = True,
+    ) -> None:
+        tokens = streams.tokens if isinstance(streams, TokenStreams) else tuple(streams)
+        group = np.asarray(group_of, dtype=np.int64)
+        if group.ndim != 1 or len(tokens) != group.size:
+            raise ValueError(
+                f"streams has {len(tokens)} requests, group_of {group.size}: one stream "
+                "per request"
+            )
+        if mode not in ("grouped", "self"):
+            raise ValueError(f"mode must be 'grouped' or 'self', got {mode!r}")
+        self.max_draft = check_int(max_draft, "max_draft", low=1)
+        self.paths = check_int(paths, "paths", low=1)
+        self.min_match = check_int(min_match, "min_match", low=1)
+        self.adaptive = bool(adaptive)
+        self.mode = mode
+        self.spec = spec
+        self._truth = [np.asarray(t).tolist() for t in tokens]
+        block_of = np.arange(group.size)
+        if mode == "grouped":
+            for p in np.unique(group):
+                members = np.flatnonzero(group == p)
+                refs = members.size - 1 if references is None else references
+                refs = check_int(refs, "references", low=0, high=max(0, members.size - 1))
+                block_of[members] = members[0] + np.arange(members.size) // (refs + 1)
+        elif references not in (None, 0):
+            raise ValueError(f"references must be 0 or None with mode='self', got {references}")
+        self._block_of = block_of.tolist()
+        self._live = dict(zip(*np.unique(block_of, return_counts=True), strict=True))
+        self._live = {int(b): int(n) for b, n in self._live.items()}
+        self._index: dict[int, SuffixAutomaton] = {}
+        self._committed = [0] * group.size
+        self._estimator = [AcceptanceEstimator() for _ in range(group.size)]
+        self._draft_len: dict[tuple[int, int, int], int] = {}
+        self.steps = self.tokens = self.drafted = self.accepted = 0
+
+    def check_lengths(self, output_tokens: np.ndarray) -> None:
+        """Raise ``ValueError`` unless every stream covers its request's output length."""
+        have = np.fromiter((len(t) for t in self._truth), dtype=np.int64, count=len(self._truth))
+        short = np.flatnonzero(have < np.asarray(output_tokens))
+        if short.size:
+            r = int(short[0])
+            raise ValueError(
+                f"request {r}'s token stream has {int(have[r])} tokens, fewer than its "
+                f"output length {int(output_tokens[r])}"
+            )
+
+    def _index_of(self, rid: int) -> SuffixAutomaton:
+        block = self._block_of[rid]
+        index = self._index.get(block)
+        if index is None:
+            index = self._index[block] = SuffixAutomaton(track_sources=False)
+        return index
+
+    def _budget(self, rid: int, batch: int, context: int) -> int:
+        if not self.adaptive:
+            return self.max_draft
+        a = self._estimator[rid].rate
+        key = (batch, context // _CONTEXT_BUCKET, round(a * 50))
+        g = self._draft_len.get(key)
+        if g is None:
+            bucket = (context // _CONTEXT_BUCKET) * _CONTEXT_BUCKET + _CONTEXT_BUCKET // 2
+            cost = verify_step_time(self.spec, bucket)
+            g = choose_draft_len(key[2] / 50, batch, cost, self.max_draft, paths=self.paths)
+            self._draft_len[key] = g
+        return g
+
+    def propose(self, seq: _Seq, room: int, batch: int) -> tuple[int, int]:
+        """Draft and verify one decode step of ``seq``: ``(drafted, produced)``."""
+        rid, pos = seq.rid, seq.generated
+        if self._committed[rid] != pos:
+            raise RuntimeError(
+                f"request {rid}: {pos} tokens generated but {self._committed[rid]} indexed"
+            )
+        g = min(self._budget(rid, batch, seq.prompt + pos), room // self.paths)
+        drafts: list[tuple[int, ...]] = []
+        if g > 0:
+            index = self._index_of(rid)
+            if rid in index:
+                found = index.continuations_of(rid, g, self.paths, min_match=self.min_match)
+                drafts = [c.tokens for c in found]
+        accepted = _verify(drafts, self._truth[rid], pos, self._estimator[rid])
+        drafted = tree_size(drafts) if drafts else 0
+        self.steps += 1
+        self.tokens += accepted + 1
+        self.drafted += drafted
+        self.accepted += accepted
+        return drafted, accepted + 1
+
+    def commit(self, seqs: Sequence[_Seq]) -> None:
+        """Index the tokens ``seqs`` generated up to now (at the end of a step)."""
+        for seq in seqs:
+            rid, upto = seq.rid, seq.generated
+            start = self._committed[rid]
+            if upto > start:
+                self._index_of(rid).extend(rid, self._truth[rid][start:upto])
+                self._committed[rid] = upto
+
+    def finished(self, rid: int) -> None:
+        """Request ``rid`` ended: drop its index once no request drafts from it."""
+        block = self._block_of[rid]
+        self._live[block] -= 1
+        if self._live[block] == 0:
+            self._index.pop(block, None)
+
+    @property
+    def acceptance_length(self) -> float:
+        """Tokens per verification step (accepted + 1), over all steps so far."""
+        return self.tokens / self.steps if self.steps else math.nan

@@ -1,0 +1,240 @@
+"""Speculative decoding in the rollout simulator: streams, drafting, conservation, cost."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from serving_checks import small
+
+from scheduling.engine import Instance
+from scheduling.llm_sim import ServingInstance, _Seq
+from scheduling.rollout_sim import simulate_rollout
+from scheduling.rollout_spec import RolloutSpeculator, rollout_streams
+from scheduling.rollout_text import DATASETS, rollout_dir
+
+
+def _kv_checked(monkeypatch) -> list[int]:
+    """Check after every engine step that the KV blocks add up; return the step count."""
+    seen = [0]
+    step = ServingInstance.step
+
+    def checked(self, now, speculate=None):
+        out = step(self, now, speculate)
+        held = sum(s.blocks for s in self.running)
+        assert 0 <= self.free_blocks and held + self.free_blocks == self.spec.kv_blocks
+        for s in self.running:  # every running sequence's context fits its blocks
+            assert s.prompt + s.generated <= s.blocks * self.spec.block_size
+        seen[0] += 1
+        return out
+
+    monkeypatch.setattr(ServingInstance, "step", checked)
+    return seen
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10**6),
+    policy=st.sampled_from(["fifo", "divided", "context-aware", "oracle"]),
+    static=st.booleans(),
+    migration=st.sampled_from(["recompute", "transfer"]),
+    chunk=st.integers(8, 64),
+    mode=st.sampled_from(["self", "grouped"]),
+    paths=st.integers(1, 3),
+    max_draft=st.integers(1, 8),
+    adaptive=st.booleans(),
+)
+def test_every_token_once_with_speculation(
+    seed, policy, static, migration, chunk, mode, paths, max_draft, adaptive
+):
+    rng = np.random.default_rng(seed)
+    groups, size, cap = int(rng.integers(1, 4)), int(rng.integers(1, 5)), 150
+    n = groups * size
+    group = np.repeat(np.arange(groups), size)
+    prompt = rng.integers(1, 40, n)
+    length = rng.integers(1, cap + 1, n)
+    spec = small("mistral-7b", 30)  # few KV blocks: drafts compete for them
+    streams = rollout_streams(group, length, data="synthetic", seed=seed % 7)
+    refs = None if mode == "self" else int(rng.integers(0, size))
+    spec_dec = RolloutSpeculator(streams, group, spec, mode=mode, paths=paths,
+                                 references=None if mode == "self" else refs,
+                                 max_draft=max_draft, adaptive=adaptive)  # fmt: skip
+    with pytest.MonkeyPatch.context() as mp:
+        steps = _kv_checked(mp)
+        res = simulate_rollout(group, prompt, length, cap, spec, instances=3, policy=policy,
+                               static=static, migration=migration, chunk_size=chunk,
+                               max_batch=4, speculation=spec_dec, audit=True)  # fmt: skip
+    assert steps[0] == res.summary["steps"]
+    assert res.tokens.tolist() == length.tolist()
+    produced = defaultdict(int)
+    spans = defaultdict(list)
+    for k, start, end, ids, tokens in res.audit:
+        assert len(ids) == len(set(ids)) <= 4
+        for rid, t in zip(ids, tokens, strict=True):
+            assert 1 <= t <= max_draft + 1
+            produced[rid] += t
+            spans[rid].append((start, end, k))
+    assert [produced[r] for r in range(n)] == length.tolist()  # every token exactly once
+    for runs in spans.values():  # a request never runs on two instances at once
+        runs.sort()
+        for (_, e0, k0), (s1, _, k1) in itertools.pairwise(runs):
+            assert k0 == k1 or s1 >= e0
+    s = res.summary
+    # tokens per verification step: produced = accepted + one per step
+    assert s["accepted"] <= s["drafted"]
+    assert s["acceptance_length"] >= 1.0
+    assert spec_dec.tokens == spec_dec.accepted + spec_dec.steps
+
+
+def _two_copies(length: int):
+    """A group of two requests writing the same non-repeating text."""
+    text = np.arange(1000, 1000 + length)
+    return [text, text.copy()]
+
+
+def test_a_finished_sibling_is_drafted_from_in_full():
+    """Request 1 writes what request 0 wrote; with one request at a time, request 0 runs
+    alone first and request 1 then accepts every draft token: its steps after the first
+    token (from the prefill) each produce g + 1 tokens."""
+    spec = Instance("mistral-7b", "a100")
+    length, g = 41, 4
+    streams = _two_copies(length)
+    runs = {}
+    for mode in ("self", "grouped"):
+        sp = RolloutSpeculator(streams, [0, 0], spec, mode=mode, max_draft=g, adaptive=False)
+        runs[mode] = simulate_rollout([0, 0], [8, 8], [length] * 2, 64, spec, instances=1,
+                                      max_batch=1, policy="divided", chunk_size=64,
+                                      speculation=sp)  # fmt: skip
+        runs[mode] = (runs[mode], sp)
+    res, sp = runs["grouped"]
+    # request 0: nothing to draft from (no repeats): 40 plain steps; request 1: 40 / 5
+    assert sp.steps == 40 + 8
+    assert sp.tokens == 80 and sp.accepted == 32
+    assert res.summary["acceptance_length"] == pytest.approx(80 / 48)
+    res_self, sp_self = runs["self"]
+    assert sp_self.accepted == 0 and sp_self.steps == 80  # its own text never repeats
+    # the verification cost: request 1's steps verify 5 tokens after its context
+    first = spec.step_time([8])
+    plain = [spec.step_time([], [8 + t]) for t in range(1, length)]
+    spec_steps = [spec.step_time([5], [], [8 + t]) for t in range(1, length, 5)]
+    expected = 2 * first + sum(plain) + sum(spec_steps)
+    assert res.summary["makespan_s"] == pytest.approx(expected)
+    assert res_self.summary["makespan_s"] == pytest.approx(2 * first + 2 * sum(plain))
+
+
+def test_a_sibling_at_the_same_pace_gives_nothing_to_draft():
+    """Both copies run together in one batch: each sees the other's tokens only when the
+    step that produced them has ended, i.e. exactly its own text so far, whose only
+    occurrences have no next token -- so nothing is drafted. A drafter that peeked at the
+    sibling's tokens of the running step would accept."""
+    spec = Instance("mistral-7b", "a100")
+    streams = _two_copies(30)
+    sp = RolloutSpeculator(streams, [0, 0], spec, max_draft=4, adaptive=False)
+    res = simulate_rollout([0, 0], [8, 8], [30, 30], 64, spec, instances=1, max_batch=2,
+                           policy="divided", chunk_size=64, speculation=sp)  # fmt: skip
+    assert sp.accepted == 0 and res.summary["acceptance_length"] == 1.0
+    assert res.tokens.tolist() == [30, 30]
+
+
+def test_references_split_a_group_into_blocks():
+    """Four copies of one text, one request at a time: with references=1 the blocks are
+    {0, 1} and {2, 3}, so requests 1 and 3 draft from a finished copy and 2 does not."""
+    spec = Instance("mistral-7b", "a100")
+    text = np.arange(500, 521)
+    streams = [text] * 4
+    sp = RolloutSpeculator(streams, [0] * 4, spec, references=1, max_draft=4, adaptive=False)
+    simulate_rollout([0] * 4, [4] * 4, [21] * 4, 32, spec, instances=1, max_batch=1,
+                     policy="divided", chunk_size=32, speculation=sp)  # fmt: skip
+    # requests 0 and 2: 20 plain steps each; requests 1 and 3: 20 / 5 = 4 steps each
+    assert sp.steps == 2 * 20 + 2 * 4 and sp.accepted == 2 * 16
+    full = RolloutSpeculator(streams, [0] * 4, spec, max_draft=4, adaptive=False)
+    simulate_rollout([0] * 4, [4] * 4, [21] * 4, 32, spec, instances=1, max_batch=1,
+                     policy="divided", chunk_size=32, speculation=full)  # fmt: skip
+    assert full.steps == 20 + 3 * 4
+
+
+def test_the_draft_budget_follows_the_batch_and_the_acceptance():
+    spec = Instance("llama-2-70b", "h800", tp=8)
+    sp = RolloutSpeculator([[1] * 10], [0], spec, max_draft=16)
+    small_batch = sp._budget(0, 4, 2000)
+    big_batch = sp._budget(0, 256, 2000)
+    assert small_batch > big_batch  # verifying costs more once the step is compute-bound
+    for _ in range(30):  # the estimate falls after rejections: shorter drafts
+        sp._estimator[0].update(0, 4)
+    assert sp._budget(0, 4, 2000) < small_batch
+
+
+def test_streams_follow_the_construction_exactly():
+    """Two prompts of two 5-token samples, a group of two 20-token requests: m = 2
+    prompts, alternating; in cycle 0 the siblings take different samples of the same
+    prompt; in cycle 1 the samples run out and are reused (counted)."""
+    pool = [[list(range(10, 15)), list(range(20, 25))], [list(range(30, 35)), list(range(40, 45))]]
+    s = rollout_streams([7, 7], [20, 20], data=pool, seed=5)
+    assert s.source == "given" and s.prompts_per_group == 2
+    assert s.segments == 8 and s.reused_segments == 4
+    segs = [[tuple(t[i : i + 5].tolist()) for i in range(0, 20, 5)] for t in s.tokens]
+    prompt_of = {tuple(x): q for q, g in enumerate(pool) for x in g}
+    for k in range(4):
+        a, b = segs[0][k], segs[1][k]
+        assert prompt_of[a] == prompt_of[b]  # siblings answer the same prompt
+        if k < 2:
+            assert a != b  # with different samples while they last
+    assert prompt_of[segs[0][0]] != prompt_of[segs[0][1]]  # the prompts alternate
+    assert prompt_of[segs[0][0]] == prompt_of[segs[0][2]]
+
+
+def test_streams_have_the_lengths_and_fall_back_to_the_generator(tmp_path):
+    group = np.repeat(np.arange(3), 4)
+    length = np.array([50, 400, 1200, 3] * 3)
+    s = rollout_streams(group, length, data="synthetic", seed=3)
+    assert [len(t) for t in s.tokens] == length.tolist()
+    assert s.source == "synthetic" and s.reused_segments == 0
+    auto = rollout_streams(group, length, data="auto", data_dir=tmp_path, seed=3)
+    assert auto.source == "synthetic"  # no data folder there
+    assert all(np.array_equal(x, y) for x, y in zip(auto.tokens, s.tokens, strict=True))
+    with pytest.raises(FileNotFoundError):
+        rollout_streams(group, length, data="codet", data_dir=tmp_path)
+
+
+@pytest.mark.skipif(
+    not (rollout_dir() / DATASETS["codet"]).is_file(),
+    reason="../shared/data/rollout (the real sibling samples) is absent",
+)
+def test_real_streams_are_concatenated_samples():
+    from scheduling.rollout_text import load_rollout
+
+    s = rollout_streams([0, 0], [300, 300], data="codet", seed=1)
+    assert s.source == "codet (real)"
+    samples = {tuple(t.tolist()) for g in load_rollout("codet").groups for t in g if t.size}
+    head = s.tokens[0].tolist()
+    assert any(tuple(head[: len(x)]) == x for x in samples)  # it opens with a real sample
+
+
+def test_bad_speculation_inputs_are_refused():
+    spec = Instance("mistral-7b", "a100")
+    with pytest.raises(ValueError, match="one stream per request"):
+        RolloutSpeculator([[1, 2]], [0, 0], spec)
+    with pytest.raises(ValueError, match="mode must be"):
+        RolloutSpeculator([[1]], [0], spec, mode="none")
+    with pytest.raises(ValueError, match="references"):
+        RolloutSpeculator([[1], [2]], [0, 0], spec, references=2)
+    sp = RolloutSpeculator([[1, 2]], [0], spec)
+    with pytest.raises(ValueError, match="fewer than its output length"):
+        simulate_rollout([0], [5], [3], 10, spec, speculation=sp)
+    with pytest.raises(ValueError, match="data must be"):
+        rollout_streams([0], [3], data="wiki")
+
+
+def test_an_engine_refuses_a_draft_it_has_no_room_for():
+    spec = Instance("mistral-7b", "a100")
+    eng = ServingInstance(spec)
+    eng.enqueue(_Seq(0, 5, 10))
+    eng.step(0.0)  # prefill: first token
+    with pytest.raises(ValueError, match="needs 0 <= drafted <= 8"):
+        eng.step(1.0, lambda seq, room, batch: (room + 1, 1))
+    with pytest.raises(ValueError, match="1 <= produced <= drafted"):
+        eng.step(1.0, lambda seq, room, batch: (2, 4))
