@@ -22,3 +22,9 @@ def test_online_docs_examples_run(index, tmp_path, monkeypatch):
 def test_serving_docs_examples_run(index, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     exec(compile(python_blocks(DOCS / "serving.md")[index], f"serving.md[{index}]", "exec"), {})
+
+
+@pytest.mark.parametrize("index", range(len(python_blocks(DOCS / "rollout.md"))))
+def test_rollout_docs_examples_run(index, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    exec(compile(python_blocks(DOCS / "rollout.md")[index], f"rollout.md[{index}]", "exec"), {})
