@@ -36,13 +36,14 @@ def share_by_policy(
 
 
 def finish(fig: Any, ax: Any, path: str | Path, title: str = "") -> Path:
-    """Title ``ax``, lay ``fig`` out, save it to ``path`` and close it; return the path."""
+    """Title ``ax``, lay out, save to ``path`` (making its folder), close; return path."""
     import matplotlib.pyplot as plt
 
     if title:
         ax.set_title(title)
     fig.tight_layout()
     out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=120)
     plt.close(fig)
     return out

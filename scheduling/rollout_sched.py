@@ -139,6 +139,7 @@ class RolloutScheduler:
         self.running = np.zeros(n, dtype=bool)
         self.ready_since = np.zeros(n)  # time each request entered the buffer
         self.last_instance = np.full(n, -1, dtype=np.int64)
+        self._allowed = np.zeros(n, dtype=np.int64)  # tokens the running chunk ends at
         n_groups = int(group.max()) + 1 if n else 0
         self._longest_done = np.zeros(n_groups, dtype=np.int64)
         self._probe = np.full(n_groups, -1, dtype=np.int64)
@@ -152,11 +153,25 @@ class RolloutScheduler:
         """Record that ``rid``'s chunk ended, with ``generated`` tokens in all.
 
         ``finished`` when the request itself ended (its length is then ``generated``).
+
+        Raises
+        ------
+        ValueError
+            If ``rid`` is not a request with a chunk running, or ``generated`` is not
+            between what it had and what its chunk allowed.
         """
-        if not self.running[rid]:
+        if isinstance(rid, bool) or not isinstance(rid, int | np.integer):
+            raise ValueError(f"rid must be an int request id, got {rid!r}")
+        if not 0 <= rid < self.group.size or not self.running[rid]:
             raise ValueError(f"request {rid} has no chunk running")
-        if generated < self.generated[rid] or generated > self.max_tokens:
-            raise ValueError(f"request {rid}: generated {generated} out of range")
+        if isinstance(generated, bool) or not isinstance(generated, int | np.integer):
+            raise ValueError(f"generated must be an int, got {generated!r}")
+        if not self.generated[rid] <= generated <= self._allowed[rid]:
+            raise ValueError(
+                f"request {rid}: generated {generated} out of range: it had "
+                f"{int(self.generated[rid])} and its chunk allowed up to "
+                f"{int(self._allowed[rid])}"
+            )
         self.running[rid] = False
         self.generated[rid] = generated
         self.ready_since[rid] = now
@@ -218,6 +233,7 @@ class RolloutScheduler:
             if self.last_instance[rid] >= 0 and self.last_instance[rid] != k:
                 self.migrations += 1
             self.last_instance[rid] = k
+            self._allowed[rid] = self.generated[rid] + chunk
             orders.append(ChunkOrder(rid, k, chunk))
         return orders
 
@@ -247,10 +263,11 @@ class RolloutScheduler:
         from scheduling._placement import all_pairs_instance
         from scheduling.rollout import longest_first_weights
 
+        n_ready = len(ready)
         total = sum(max(r.slots, 0) for r in rooms)
         ready, need = ready[:total], need[:total]  # at most one chunk per free slot
         if not ready:
-            return [-1] * len(need)
+            return [-1] * n_ready
         weights = longest_first_weights(-np.arange(len(ready), dtype=float))
         kv = np.array([max(r.free_kv_tokens, 0) for r in rooms], dtype=np.int64)
         members = [np.array([i]) for i in range(len(ready))]
@@ -267,4 +284,4 @@ class RolloutScheduler:
                     slots[k] -= 1
                 else:
                     where[i] = -1
-        return where
+        return where + [-1] * (n_ready - len(where))

@@ -149,6 +149,8 @@ def simulate_rollout(
     n = group.size
     finish = np.full(n, np.nan)
     busy = [0.0] * instances
+    last_end = [0.0] * instances
+    pre_step: list[dict[int, int]] = [{} for _ in engines]  # generated before the last step
     stepping = [False] * instances
     done_at_end: list[list[_Seq]] = [[] for _ in engines]
     log: list | None = [] if audit else None
@@ -183,8 +185,10 @@ def simulate_rollout(
         eng = engines[k]
         if stepping[k] or not eng.queued:
             return
-        before = {s.rid: s.generated for s in eng.running} if log is not None else {}
+        before = {s.rid: s.generated for s in eng.running}
         end, _, done = eng.step(now, propose)
+        pre_step[k] = before
+        last_end[k] = end
         if log is not None:
             made = [s for s in eng.running if not s.pending] + done
             ids = tuple(s.rid for s in made)
@@ -221,16 +225,19 @@ def simulate_rollout(
     dispatch(0.0)
     sim.run()
     tokens = sched.generated.copy()
-    for eng in engines:  # carried requests keep what their running chunks produced
-        for seq in eng.running:
-            tokens[seq.rid] = max(tokens[seq.rid], seq.generated)
+    for k, eng in enumerate(engines):  # carried requests keep what their chunks produced
+        for seq in eng.running:  # up to the end of the last step that ended
+            made = seq.generated
+            if stepping[k] and last_end[k] > sim.now:  # cut off by the quota
+                made = pre_step[k].get(seq.rid, seq.generated - 1)
+            tokens[seq.rid] = max(tokens[seq.rid], made)
     left = np.flatnonzero(np.isnan(finish))
     if quota is None and left.size:
         raise RuntimeError(f"request {int(left[0])} never finished (policy {policy!r})")
     makespan = float(np.nanmax(finish)) if n else 0.0
     ended = np.sort(finish[~np.isnan(finish)])
     tail_from = float(ended[max(0, math.ceil(0.9 * ended.size) - 1)]) if ended.size else 0.0
-    busy = [min(b, makespan) for b in busy]  # a carried step past the end does not count
+    busy = [b - max(0.0, e - makespan) for b, e in zip(busy, last_end, strict=True)]
     summary = {
         "policy": policy + (" (static)" if static else ""),
         "requests": n,

@@ -146,3 +146,50 @@ def test_partial_rollout_stops_at_its_quota_and_carries_the_rest():
     assert 0 < part.tokens[9] < 400  # what the carried request had generated is kept
     assert part.summary["carried_tokens"] == part.tokens[9]
     assert (part.tokens[:9] == lengths[:9]).all()
+
+
+def test_carried_tokens_are_those_of_steps_that_ended():
+    """A step still running when the quota is reached does not count: the carried
+    requests keep exactly the tokens of their steps that ended by then (from the audit),
+    and the instances' busy time stops at the makespan."""
+    spec = Instance("mistral-7b", "a100")
+    group = np.arange(12)
+    lengths = np.array([7, 9, 11, 13, 15, 17, 19, 21, 23, 300, 310, 320])
+    part = simulate_rollout(group, [10] * 12, lengths, 400, spec, instances=3,
+                            policy="divided", chunk_size=50, quota=0.75, audit=True)  # fmt: skip
+    end = part.summary["makespan_s"]
+    made = defaultdict(int)
+    for _, _, stop, ids, tokens in part.audit:
+        if stop <= end:
+            for rid, t in zip(ids, tokens, strict=True):
+                made[rid] += t
+    carried = np.flatnonzero(np.isnan(part.finish))
+    assert carried.size == 3
+    assert [part.tokens[r] for r in carried] == [made[r] for r in carried]
+    busy = sum(min(stop, end) - start for _, start, stop, *_ in part.audit if start < end)
+    assert part.summary["idle_s"] == pytest.approx(3 * end - busy)
+
+
+def test_matching_placement_with_more_ready_chunks_than_slots():
+    s = RolloutScheduler([0, 0, 1, 1, 2, 2], [10] * 6, 100, placement="matching")
+    orders = s.next_chunks(0.0, [InstanceRoom(2, 10_000)])
+    assert [o.rid for o in orders] == [0, 2]  # the probes, within the two slots
+    spec = small("mistral-7b", 40)
+    res = simulate_rollout(np.repeat(np.arange(8), 2), [10] * 16, [30] * 16, 64, spec,
+                           instances=3, max_batch=4, placement="matching")  # fmt: skip
+    assert res.tokens.tolist() == [30] * 16
+
+
+def test_chunk_done_refuses_what_no_chunk_could_have_done():
+    s = RolloutScheduler([0, 0], [10, 10], 100, policy="divided", chunk_size=20)
+    s.next_chunks(0.0, [InstanceRoom(2, 10_000)])
+    with pytest.raises(ValueError, match="request 5 has no chunk running"):
+        s.chunk_done(1.0, 5, generated=3, finished=False)
+    with pytest.raises(ValueError, match="request -1 has no chunk running"):
+        s.chunk_done(1.0, -1, generated=3, finished=False)
+    with pytest.raises(ValueError, match="allowed up to 20"):
+        s.chunk_done(1.0, 0, generated=21, finished=False)
+    with pytest.raises(ValueError, match="generated must be an int"):
+        s.chunk_done(1.0, 0, generated=2.5, finished=False)
+    s.chunk_done(1.0, 0, generated=20, finished=False)
+    assert s.generated[0] == 20
