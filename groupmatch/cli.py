@@ -226,6 +226,18 @@ def _add_rollout_parser(sub: argparse._SubParsersAction) -> None:
     roll.add_argument("--gpu", default="h800")
     roll.add_argument("--tp", type=int, default=8)
     roll.add_argument("--migration", default="transfer", choices=["transfer", "recompute"])
+    roll.add_argument("--spec-data", default="auto",
+                      choices=["auto", "codet", "pot", "tot_text", "synthetic"],
+                      help="token streams of grouped-spec: real samples (auto: codet when "
+                      "../shared/data has it) or the generator")  # fmt: skip
+    roll.add_argument(
+        "--references",
+        type=int,
+        default=None,
+        help="siblings each request drafts from (grouped-spec; default all)",
+    )
+    roll.add_argument("--max-draft", type=int, default=16, help="draft tokens per path")
+    roll.add_argument("--paths", type=int, default=1, help="draft paths (top-k tree)")
     roll.add_argument("--seed", type=int, default=0)
     roll.add_argument("--out", default="groupmatch-results", help="folder for CSV and PNG")
 
@@ -236,6 +248,7 @@ def _run_rollout(args: argparse.Namespace) -> int:
     from scheduling.engine import Instance
     from scheduling.grpo import grpo_batch
     from scheduling.rollout_run import ROLLOUT_SETUPS, plot_finished, plot_timeline, run_setup
+    from scheduling.rollout_spec import rollout_streams
 
     out = Path(args.out)
     _check_out_folder(out, "rollout_requests")
@@ -246,20 +259,30 @@ def _run_rollout(args: argparse.Namespace) -> int:
     print(f"{args.preset}: {batch.n_groups} prompts x {batch.group_size} = "
           f"{batch.n_requests} requests, mean {batch.output_tokens.mean():,.0f} tokens, "
           f"cap {batch.max_tokens:,}; {args.instances} x {spec.describe()}")  # fmt: skip
+    streams = None
+    if any(ROLLOUT_SETUPS[n].get("speculation") for n in names):
+        streams = rollout_streams(batch.prompt_id, batch.output_tokens, data=args.spec_data,
+                                  seed=args.seed)  # fmt: skip
+        print(f"token streams: {streams.source} samples, {streams.segments:,} segments "
+              f"({streams.reused_segments:,} reusing a sample of the same group)")  # fmt: skip
     runs = {}
     for name in names:
         runs[name] = run_setup(name, batch, spec, instances=args.instances,
                                chunk_size=args.chunk_size, migration=args.migration,
-                               audit=name == names[-1])  # fmt: skip
+                               audit=name == names[-1], streams=streams,
+                               references=args.references, max_draft=args.max_draft,
+                               paths=args.paths)  # fmt: skip
     base = runs["baseline"].summary
     header = f"{'setup':<15}{'makespan s':>11}{'tokens/s':>11}{'x baseline':>11}{'tail s':>9}"
-    print(header + f"{'tail vs base':>13}{'idle inst-s':>12}{'preempt':>8}{'migrations':>11}")
+    print(header + f"{'tail vs base':>13}{'idle inst-s':>12}{'preempt':>8}{'migrations':>11}"
+          f"{'accept len':>11}")  # fmt: skip
     for name, run in runs.items():
         s = run.summary
         print(f"{name:<15}{s['makespan_s']:>11.1f}{s['tokens_per_s']:>11,.0f}"
               f"{s['tokens_per_s'] / base['tokens_per_s']:>11.2f}{s['tail_s']:>9.1f}"
               f"{s['tail_s'] / base['tail_s'] - 1:>+13.0%}{s['idle_s']:>12.0f}"
-              f"{s['preemptions']:>8}{s['migrations']:>11}")  # fmt: skip
+              f"{s['preemptions']:>8}{s['migrations']:>11}"
+              f"{s['acceptance_length']:>11.2f}")  # fmt: skip
     out.mkdir(parents=True, exist_ok=True)
     with (out / "rollout_requests.csv").open("w", newline="") as fh:
         w = csv.writer(fh)

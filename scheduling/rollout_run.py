@@ -2,8 +2,10 @@
 
 :data:`ROLLOUT_SETUPS` names the policies as the rollout benchmark stacks them: the
 synchronous baseline (groups split statically, requests to completion), divided rollout,
-context-aware scheduling on top, oracle longest-first, and partial rollout (divided,
-ending the iteration when 90% of the requests have finished and carrying the rest).
+context-aware scheduling on top, grouped speculative decoding on top of that (every
+sibling a reference, :mod:`scheduling.rollout_spec`), oracle longest-first, and partial
+rollout (divided, ending the iteration when 90% of the requests have finished and
+carrying the rest).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from scheduling._plots import finish
 from scheduling.engine import Instance
 from scheduling.grpo import RolloutBatch
 from scheduling.rollout_sim import RolloutResult, simulate_rollout
+from scheduling.rollout_spec import RolloutSpeculator, TokenStreams, rollout_streams
 
 __all__ = ["ROLLOUT_SETUPS", "plot_finished", "plot_timeline", "run_setup"]
 
@@ -27,20 +30,45 @@ ROLLOUT_SETUPS: dict[str, dict[str, Any]] = {
     "baseline": {"policy": "fifo", "static": True},
     "divided": {"policy": "divided"},
     "context-aware": {"policy": "context-aware"},
+    "grouped-spec": {"policy": "context-aware", "speculation": "grouped"},
     "oracle": {"policy": "oracle"},
     "partial": {"policy": "divided", "quota": 0.9},
 }
 
 
 def run_setup(
-    name: str, batch: RolloutBatch, spec: Instance, *, audit: bool = False, **options: Any
+    name: str,
+    batch: RolloutBatch,
+    spec: Instance,
+    *,
+    audit: bool = False,
+    streams: TokenStreams | None = None,
+    references: int | None = None,
+    max_draft: int = 16,
+    paths: int = 1,
+    **options: Any,
 ) -> RolloutResult:
-    """Simulate ``batch`` under the setup ``name`` (:data:`ROLLOUT_SETUPS`)."""
+    """Simulate ``batch`` under the setup ``name`` (:data:`ROLLOUT_SETUPS`).
+
+    ``options`` override the setup's :func:`~scheduling.rollout_sim.simulate_rollout`
+    options. A setup whose ``speculation`` is ``"grouped"`` or ``"self"`` drafts with a
+    :class:`~scheduling.rollout_spec.RolloutSpeculator` over ``streams`` (default
+    :func:`~scheduling.rollout_spec.rollout_streams` of the batch: the real samples when
+    present, the generator otherwise) with ``references``, ``max_draft`` and ``paths``.
+    """
     if name not in ROLLOUT_SETUPS:
         raise ValueError(f"unknown rollout setup {name!r}; known: {', '.join(ROLLOUT_SETUPS)}")
+    kwargs = {**ROLLOUT_SETUPS[name], **options}
+    mode = kwargs.get("speculation")
+    if isinstance(mode, str):
+        if streams is None:
+            streams = rollout_streams(batch.prompt_id, batch.output_tokens)
+        kwargs["speculation"] = RolloutSpeculator(
+            streams, batch.prompt_id, spec, mode=mode, references=references,
+            max_draft=max_draft, paths=paths,
+        )  # fmt: skip
     return simulate_rollout(batch.prompt_id, batch.prompt_tokens, batch.output_tokens,
-                            batch.max_tokens, spec, audit=audit,
-                            **{**ROLLOUT_SETUPS[name], **options})  # fmt: skip
+                            batch.max_tokens, spec, audit=audit, **kwargs)  # fmt: skip
 
 
 def plot_finished(runs: dict[str, RolloutResult], path: str | Path, *, title: str = "") -> Path:

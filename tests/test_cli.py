@@ -149,3 +149,23 @@ def test_rollout_command_prints_setups_and_writes_csv_and_plots(tmp_path, capsys
     assert by_setup["baseline"] == by_setup["context-aware"]  # the same true lengths
     assert (tmp_path / "rollout_finished.png").stat().st_size > 0
     assert (tmp_path / "rollout_timeline.png").stat().st_size > 0
+
+
+def test_rollout_command_with_grouped_speculation(tmp_path, capsys):
+    import csv
+
+    code = main(["rollout", "--preset", "qwen2vl", "--policy", "grouped-spec", "--prompts", "2",
+                 "--instances", "2", "--model", "mistral-7b", "--gpu", "a100", "--tp", "1",
+                 "--spec-data", "synthetic", "--max-draft", "6", "--out", str(tmp_path)])  # fmt: skip
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "token streams: synthetic samples" in printed
+    line = next(ln for ln in printed.splitlines() if ln.startswith("grouped-spec"))
+    assert 1.0 < float(line.split()[-1]) <= 7.0  # measured acceptance length, g + 1 at most
+    base = next(ln for ln in printed.splitlines() if ln.startswith("baseline"))
+    assert float(base.split()[-1]) == 1.0
+    rows = list(csv.DictReader((tmp_path / "rollout_requests.csv").open()))
+    lengths = {}
+    for r in rows:
+        lengths.setdefault(r["setup"], []).append(int(r["output_tokens"]))
+    assert lengths["grouped-spec"] == lengths["baseline"]  # every request its true length
