@@ -236,8 +236,18 @@ def _add_rollout_parser(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="siblings each request drafts from (grouped-spec; default all)",
     )
-    roll.add_argument("--max-draft", type=int, default=16, help="draft tokens per path")
-    roll.add_argument("--paths", type=int, default=1, help="draft paths (top-k tree)")
+    roll.add_argument(
+        "--max-draft",
+        type=int,
+        default=None,
+        help="draft tokens per path (grouped-spec; default 16)",
+    )
+    roll.add_argument(
+        "--paths",
+        type=int,
+        default=None,
+        help="draft paths, a top-k tree (grouped-spec; default 1)",
+    )
     roll.add_argument("--seed", type=int, default=0)
     roll.add_argument("--out", default="groupmatch-results", help="folder for CSV and PNG")
 
@@ -252,26 +262,37 @@ def _run_rollout(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     _check_out_folder(out, "rollout_requests")
-    spec = Instance(args.model, args.gpu, tp=args.tp)
-    batch = grpo_batch(args.preset, prompts=args.prompts, seed=args.seed)
     names = list(ROLLOUT_SETUPS) if args.policy == "all" else ["baseline", args.policy]
     names = list(dict.fromkeys(names))
+    speculating = any(ROLLOUT_SETUPS[n].get("speculation") for n in names)
+    drafting = {"--references": (args.references, 0), "--max-draft": (args.max_draft, 1),
+                "--paths": (args.paths, 1)}  # fmt: skip
+    for flag, (value, low) in drafting.items():
+        if value is not None and not speculating:
+            raise ValueError(f"{flag} applies to grouped-spec only (--policy {args.policy})")
+        if value is not None and value < low:
+            raise ValueError(f"{flag} must be >= {low}, got {value}")
+    spec = Instance(args.model, args.gpu, tp=args.tp)
+    batch = grpo_batch(args.preset, prompts=args.prompts, seed=args.seed)
+    if args.references is not None and args.references >= batch.group_size:
+        raise ValueError(
+            f"--references {args.references}: a request has {batch.group_size - 1} siblings"
+        )
     print(f"{args.preset}: {batch.n_groups} prompts x {batch.group_size} = "
           f"{batch.n_requests} requests, mean {batch.output_tokens.mean():,.0f} tokens, "
           f"cap {batch.max_tokens:,}; {args.instances} x {spec.describe()}")  # fmt: skip
     streams = None
-    if any(ROLLOUT_SETUPS[n].get("speculation") for n in names):
+    if speculating:
         streams = rollout_streams(batch.prompt_id, batch.output_tokens, data=args.spec_data,
                                   seed=args.seed)  # fmt: skip
-        print(f"token streams: {streams.source} samples, {streams.segments:,} segments "
-              f"({streams.reused_segments:,} reusing a sample of the same group)")  # fmt: skip
+        print(f"token streams: {streams.describe()}")
     runs = {}
     for name in names:
         runs[name] = run_setup(name, batch, spec, instances=args.instances,
                                chunk_size=args.chunk_size, migration=args.migration,
                                audit=name == names[-1], streams=streams,
-                               references=args.references, max_draft=args.max_draft,
-                               paths=args.paths)  # fmt: skip
+                               references=args.references,
+                               max_draft=args.max_draft or 16, paths=args.paths or 1)  # fmt: skip
     base = runs["baseline"].summary
     header = f"{'setup':<15}{'makespan s':>11}{'tokens/s':>11}{'x baseline':>11}{'tail s':>9}"
     print(header + f"{'tail vs base':>13}{'idle inst-s':>12}{'preempt':>8}{'migrations':>11}"

@@ -223,7 +223,9 @@ def rollout_rows(seed: int = 0) -> str:
     """Simulate one GRPO rollout iteration under each setup, against the baseline.
 
     The qwen2vl preset (Seer's Table 3: G = 16, cap 40,960, mean 7,615) with 12 prompts,
-    on four Mistral-7B A100 instances, chunks of 8,192 tokens. Returns the table.
+    on four Mistral-7B A100 instances, chunks of 8,192 tokens; grouped speculative
+    decoding drafts from real sibling samples when ``../shared/data`` has them, from the
+    generator otherwise. Returns the table.
 
     Examples
     --------
@@ -236,12 +238,13 @@ def rollout_rows(seed: int = 0) -> str:
 
     batch = grpo_batch("qwen2vl", prompts=12, seed=seed)
     spec = Instance("mistral-7b", "a100")
-    lines = [f"{'setup':<15}{'makespan s':>11}{'x baseline':>11}{'tail s':>9}{'carried':>8}"]
+    lines = [f"{'setup':<15}{'makespan s':>11}{'x baseline':>11}{'tail s':>9}{'carried':>8}"
+             f"{'accept len':>11}"]  # fmt: skip
     base = None
     for name in ROLLOUT_SETUPS:
         s = run_setup(name, batch, spec, instances=4, migration="transfer").summary
         base = base or s
         speed = s["tokens_per_s"] / base["tokens_per_s"]
         lines.append(f"{name:<15}{s['makespan_s']:>11.1f}{speed:>11.2f}{s['tail_s']:>9.1f}"
-                     f"{s['carried']:>8}")  # fmt: skip
+                     f"{s['carried']:>8}{s['acceptance_length']:>11.2f}")  # fmt: skip
     return "\n".join(lines)

@@ -268,6 +268,7 @@ class ServingInstance:
         lengths: list[int] = []
         offsets: list[int] = []
         produced: dict[int, int] = {}
+        reserved: list[tuple[_Seq, int]] = []
         batch = len(decoding)
         for seq in decoding:
             context = seq.prompt + seq.generated
@@ -275,6 +276,9 @@ class ServingInstance:
             room = max(0, min(seq.output - seq.generated - 1, kv_room))
             drafted, made = speculate(seq, room, batch)
             if not (0 <= drafted <= room and 1 <= made <= drafted + 1):
+                for other, need in reserved:  # leave the engine as it was
+                    other.blocks -= need
+                    self.free_blocks += need
                 raise ValueError(
                     f"speculate returned drafted={drafted}, produced={made} for request "
                     f"{seq.rid}; needs 0 <= drafted <= {room} and 1 <= produced <= drafted + 1"
@@ -282,10 +286,10 @@ class ServingInstance:
             if drafted == 0:
                 contexts.append(context)
                 continue
-            need = self.spec.blocks_for(context + drafted + 1) - seq.blocks
-            if need > 0:
-                self.free_blocks -= need
-                seq.blocks += need
+            need = max(0, self.spec.blocks_for(context + drafted + 1) - seq.blocks)
+            self.free_blocks -= need
+            seq.blocks += need
+            reserved.append((seq, need))
             lengths.append(drafted + 1)
             offsets.append(context)
             produced[id(seq)] = made
@@ -303,15 +307,21 @@ class ServingInstance:
         ``1 .. drafted + 1``); ``batch`` is the number of decoding sequences. A
         verification of ``drafted + 1`` tokens after a context of ``c`` costs what a
         prefill chunk of that length at offset ``c`` does; the blocks of the rejected
-        draft tokens are freed at the end of the step.
+        draft tokens are freed at the end of the step. With chunked prefill, the verified
+        tokens count against ``max_batched_tokens`` before prompt chunks do, and a
+        sequence whose prefill completes in this step produces its first token only.
         """
         self._grow()
-        contexts: list[int] = []
-        chunks: list[int] = []
-        offsets: list[int] = []
+        decoding = [s for s in self.running if not s.pending]
+        produced: dict[int, int] = {}
+        if speculate is not None:
+            contexts, chunks, offsets, produced = self._speculate(decoding, speculate)
+        else:
+            contexts = [s.prompt + s.generated for s in decoding]
+            chunks, offsets = [], []
         budget = self.max_batched_tokens
         if self.chunked_prefill:
-            budget -= sum(1 for s in self.running if not s.pending)
+            budget -= len(contexts) + sum(chunks)
             for s in self.running:  # prompts part-way through their prefill go on
                 if s.pending and budget > 0:
                     chunk = min(s.pending, budget)
@@ -319,16 +329,6 @@ class ServingInstance:
                     offsets.append(s.prompt + s.generated - s.pending)
                     s.pending -= chunk
                     budget -= chunk
-                elif not s.pending:
-                    contexts.append(s.prompt + s.generated)
-        else:
-            contexts = [s.prompt + s.generated for s in self.running]
-        produced: dict[int, int] = {}
-        if speculate is not None:
-            decoding = [s for s in self.running if not s.pending]
-            contexts, lengths, verify_at, produced = self._speculate(decoding, speculate)
-            chunks += lengths
-            offsets += verify_at
         prefill, starts, resumed = self._admit(budget)
         duration = self.spec.step_time(chunks + prefill, contexts + resumed, offsets + starts)
         if self._swap_tokens:

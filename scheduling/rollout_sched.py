@@ -78,7 +78,8 @@ class RolloutScheduler:
         context plus chunk as its load) whose weights
         (:func:`scheduling.rollout.longest_first_weights` of the priority order) make the
         optimum place chunks in priority order as far as they fit; batch slots are then
-        applied in priority order.
+        applied in priority order, and a chunk left without a slot is placed greedily on
+        an instance with a slot and room left.
 
     Examples
     --------
@@ -238,12 +239,24 @@ class RolloutScheduler:
         return orders
 
     def _greedy(
-        self, ready: list[int], need: list[int], rooms: Sequence[InstanceRoom]
+        self,
+        ready: list[int],
+        need: list[int],
+        rooms: Sequence[InstanceRoom],
+        where: list[int] | None = None,
     ) -> list[int]:
+        """Place each unplaced chunk (``where`` -1) in turn on the freest instance."""
         slots = [r.slots for r in rooms]
         free = [r.free_kv_tokens for r in rooms]
-        where = [-1] * len(ready)
+        if where is None:
+            where = [-1] * len(ready)
+        for i, k in enumerate(where):
+            if k >= 0:
+                slots[k] -= 1
+                free[k] -= need[i]
         for i, rid in enumerate(ready):
+            if where[i] >= 0:
+                continue
             options = range(len(rooms)) if self.home is None else [int(self.home[rid])]
             best = max((k for k in options if slots[k] > 0 and free[k] >= need[i]),
                        key=lambda k: (free[k], -k), default=None)  # fmt: skip
@@ -284,4 +297,6 @@ class RolloutScheduler:
                     slots[k] -= 1
                 else:
                     where[i] = -1
+        # chunks that lost their slot (or were left out) go greedily where room is left
+        where = self._greedy(ready, need, rooms, where)
         return where + [-1] * (n_ready - len(where))

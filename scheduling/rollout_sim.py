@@ -139,7 +139,7 @@ def simulate_rollout(
             f"{max_tokens} exceed the {spec.kv_tokens} KV tokens of one instance"
         )
     if speculation is not None:
-        speculation.check_lengths(length)
+        speculation.check_workload(group, length)
     propose = speculation.propose if speculation is not None else None
     home = (group % instances) if static else None
     sched = RolloutScheduler(group, prompt, max_tokens, policy=policy, chunk_size=chunk_size,
@@ -150,7 +150,8 @@ def simulate_rollout(
     finish = np.full(n, np.nan)
     busy = [0.0] * instances
     last_end = [0.0] * instances
-    pre_step: list[dict[int, int]] = [{} for _ in engines]  # generated before the last step
+    made = np.zeros(n, dtype=np.int64)  # tokens of each request's steps that have ended
+    stop_at: list[float] = []  # when the quota was reached
     stepping = [False] * instances
     done_at_end: list[list[_Seq]] = [[] for _ in engines]
     log: list | None = [] if audit else None
@@ -185,9 +186,8 @@ def simulate_rollout(
         eng = engines[k]
         if stepping[k] or not eng.queued:
             return
-        before = {s.rid: s.generated for s in eng.running}
+        before = {s.rid: s.generated for s in eng.running} if log is not None else {}
         end, _, done = eng.step(now, propose)
-        pre_step[k] = before
         last_end[k] = end
         if log is not None:
             made = [s for s in eng.running if not s.pending] + done
@@ -200,9 +200,16 @@ def simulate_rollout(
         sim.schedule(end, "step", k)
 
     def on_step(sim: Simulation, event: object) -> None:
+        if stop_at and sim.now > stop_at[0]:  # the quota was reached before this ended
+            sim.stop()
+            return
         k = event.payload
         stepping[k] = False
         done, done_at_end[k] = done_at_end[k], []
+        for seq in engines[k].running:
+            made[seq.rid] = seq.generated
+        for seq in done:
+            made[seq.rid] = seq.generated
         if speculation is not None:  # the step's tokens become visible to drafting now
             speculation.commit(engines[k].running)
             speculation.commit(done)
@@ -214,8 +221,8 @@ def simulate_rollout(
                 counts["finished"] += 1
                 if speculation is not None:
                     speculation.finished(seq.rid)
-        if counts["finished"] >= target:
-            sim.stop()
+        if stop_at or counts["finished"] >= target:  # steps ending now still count
+            stop_at[:] = [sim.now]
             return
         if done:
             dispatch(sim.now)
@@ -224,13 +231,7 @@ def simulate_rollout(
     sim.on("step", on_step)
     dispatch(0.0)
     sim.run()
-    tokens = sched.generated.copy()
-    for k, eng in enumerate(engines):  # carried requests keep what their chunks produced
-        for seq in eng.running:  # up to the end of the last step that ended
-            made = seq.generated
-            if stepping[k] and last_end[k] > sim.now:  # cut off by the quota
-                made = pre_step[k].get(seq.rid, seq.generated - 1)
-            tokens[seq.rid] = max(tokens[seq.rid], made)
+    tokens = made  # carried requests keep what their steps that ended produced
     left = np.flatnonzero(np.isnan(finish))
     if quota is None and left.size:
         raise RuntimeError(f"request {int(left[0])} never finished (policy {policy!r})")

@@ -57,7 +57,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matching._validate import check_int
+from matching._validate import as_index_array, check_bool, check_int
 from scheduling.rollout_text import DATASETS, load_rollout, rollout_dir, synthetic_groups
 from scheduling.spec_decode import (
     AcceptanceEstimator,
@@ -93,6 +93,9 @@ class TokenStreams:
         Segments that repeat a sample already used by the same group.
     segments : int
         Segments in all.
+    revisit_tokens : int
+        Tokens written while answering a prompt the request has answered before (the
+        data set ran out of prompts); they make self-drafting easier than fresh text.
     """
 
     tokens: tuple[np.ndarray, ...]
@@ -100,6 +103,25 @@ class TokenStreams:
     prompts_per_group: int
     reused_segments: int
     segments: int
+    revisit_tokens: int
+
+    def describe(self) -> str:
+        """One line: the source and what the construction had to repeat."""
+        total = sum(t.size for t in self.tokens)
+        return (
+            f"{self.source} samples, {self.segments:,} segments; "
+            f"{self.reused_segments:,} reuse a sample of the same group, "
+            f"{self.revisit_tokens / max(total, 1):.0%} of the tokens revisit a prompt"
+        )
+
+
+def _tokens(values: object, field: str) -> np.ndarray:
+    """Return ``values`` as int token ids (>= 0), refusing anything else by name."""
+    arr = as_index_array(values, field)
+    if arr.size and arr.min() < 0:
+        bad = int(np.argmax(arr < 0))
+        raise ValueError(f"{field}[{bad}] = {int(arr[bad])} is not a token id (>= 0)")
+    return arr
 
 
 def _pool(
@@ -107,10 +129,8 @@ def _pool(
 ) -> tuple[list[list[np.ndarray]], str]:
     """Return the sample pool: per prompt, its non-empty samples' token ids."""
     if not isinstance(data, str):
-        groups = [[np.asarray(t, dtype=np.int64) for t in g] for g in data]
-        bad = [t for g in groups for t in g if t.ndim != 1 or (t.size and t.min() < 0)]
-        if bad:
-            raise ValueError("data samples must be 1-D sequences of int tokens >= 0")
+        groups = [[_tokens(t, f"data[{i}][{j}]") for j, t in enumerate(g)]
+                  for i, g in enumerate(data)]  # fmt: skip
         source = "given"
     elif data == "synthetic" or (
         data == "auto" and not (rollout_dir(data_dir) / DATASETS["codet"]).is_file()
@@ -156,9 +176,9 @@ def rollout_streams(
     >>> [len(t) for t in s.tokens], s.source
     ([300, 40, 5], 'synthetic')
     """
-    group = np.asarray(group_of, dtype=np.int64)
-    length = np.asarray(output_tokens, dtype=np.int64)
-    if group.ndim != 1 or length.shape != group.shape:
+    group = as_index_array(group_of, "group_of")
+    length = as_index_array(output_tokens, "output_tokens")
+    if length.shape != group.shape:
         raise ValueError("group_of and output_tokens need one value per request")
     if (length < 1).any():
         raise ValueError(f"output_tokens must be >= 1, got {int(length.min())}")
@@ -170,7 +190,7 @@ def rollout_streams(
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(pool))
     streams: list[np.ndarray] = [np.empty(0, np.int32)] * group.size
-    reused = segments = 0
+    reused = segments = revisit_tokens = 0
     m_used = 1
     for gi, p in enumerate(np.unique(group)):
         members = np.flatnonzero(group == p)
@@ -189,11 +209,14 @@ def rollout_streams(
                 reused += slot >= len(pool[q])
                 sample = pool[q][sigma[q][slot % len(pool[q])]]
                 parts.append(sample)
+                if k >= m:  # a prompt this request has answered before
+                    revisit_tokens += min(sample.size, int(length[rid]) - total)
                 total += sample.size
                 k += 1
             segments += k
             streams[rid] = np.concatenate(parts)[: length[rid]]
-    return TokenStreams(tuple(streams), source, m_used, int(reused), int(segments))
+    return TokenStreams(tuple(streams), source, m_used, int(reused), int(segments),
+                        int(revisit_tokens))  # fmt: skip
 
 
 class RolloutSpeculator:
@@ -240,8 +263,8 @@ class RolloutSpeculator:
         adaptive: bool = True,
     ) -> None:
         tokens = streams.tokens if isinstance(streams, TokenStreams) else tuple(streams)
-        group = np.asarray(group_of, dtype=np.int64)
-        if group.ndim != 1 or len(tokens) != group.size:
+        group = as_index_array(group_of, "group_of")
+        if len(tokens) != group.size:
             raise ValueError(
                 f"streams has {len(tokens)} requests, group_of {group.size}: one stream "
                 "per request"
@@ -251,17 +274,20 @@ class RolloutSpeculator:
         self.max_draft = check_int(max_draft, "max_draft", low=1)
         self.paths = check_int(paths, "paths", low=1)
         self.min_match = check_int(min_match, "min_match", low=1)
-        self.adaptive = bool(adaptive)
+        self.adaptive = check_bool(adaptive, "adaptive")
         self.mode = mode
         self.spec = spec
-        self._truth = [np.asarray(t).tolist() for t in tokens]
+        self.group = group
+        self._truth = [_tokens(t, f"streams[{i}]").tolist() for i, t in enumerate(tokens)]
         block_of = np.arange(group.size)
         if mode == "grouped":
+            blocks = 0
             for p in np.unique(group):
                 members = np.flatnonzero(group == p)
                 refs = members.size - 1 if references is None else references
                 refs = check_int(refs, "references", low=0, high=max(0, members.size - 1))
-                block_of[members] = members[0] + np.arange(members.size) // (refs + 1)
+                block_of[members] = blocks + np.arange(members.size) // (refs + 1)
+                blocks = int(block_of[members].max()) + 1
         elif references not in (None, 0):
             raise ValueError(f"references must be 0 or None with mode='self', got {references}")
         self._block_of = block_of.tolist()
@@ -271,10 +297,26 @@ class RolloutSpeculator:
         self._committed = [0] * group.size
         self._estimator = [AcceptanceEstimator() for _ in range(group.size)]
         self._draft_len: dict[tuple[int, int, int], int] = {}
+        self._pending = [[0, 0, 0, 0] for _ in range(group.size)]  # this step's counts
+        self._used = False
         self.steps = self.tokens = self.drafted = self.accepted = 0
 
-    def check_lengths(self, output_tokens: np.ndarray) -> None:
-        """Raise ``ValueError`` unless every stream covers its request's output length."""
+    def check_workload(self, group_of: np.ndarray, output_tokens: np.ndarray) -> None:
+        """Raise ``ValueError`` unless this drafter fits the workload, unused so far.
+
+        The groups must be the workload's, every stream must cover its request's output
+        length, and the drafter must not have served a simulation already (its indexes
+        hold that run's tokens).
+        """
+        if self._used:
+            raise ValueError("a RolloutSpeculator serves one simulation: build a new one")
+        group = np.asarray(group_of)
+        if group.shape != self.group.shape or (group != self.group).any():
+            raise ValueError(
+                f"the RolloutSpeculator was built for other groups ({self.group.size} "
+                f"requests) than the workload's ({group.size} requests)"
+            )
+        self._used = True
         have = np.fromiter((len(t) for t in self._truth), dtype=np.int64, count=len(self._truth))
         short = np.flatnonzero(have < np.asarray(output_tokens))
         if short.size:
@@ -311,19 +353,21 @@ class RolloutSpeculator:
             raise RuntimeError(
                 f"request {rid}: {pos} tokens generated but {self._committed[rid]} indexed"
             )
-        g = min(self._budget(rid, batch, seq.prompt + pos), room // self.paths)
+        paths = min(self.paths, room)  # a tree of paths * g nodes must fit the room
+        g = min(self._budget(rid, batch, seq.prompt + pos), room // paths) if paths else 0
         drafts: list[tuple[int, ...]] = []
         if g > 0:
             index = self._index_of(rid)
             if rid in index:
-                found = index.continuations_of(rid, g, self.paths, min_match=self.min_match)
+                found = index.continuations_of(rid, g, paths, min_match=self.min_match)
                 drafts = [c.tokens for c in found]
         accepted = _verify(drafts, self._truth[rid], pos, self._estimator[rid])
         drafted = tree_size(drafts) if drafts else 0
-        self.steps += 1
-        self.tokens += accepted + 1
-        self.drafted += drafted
-        self.accepted += accepted
+        counts = self._pending[rid]  # counted when the step ends (commit)
+        counts[0] += 1
+        counts[1] += accepted + 1
+        counts[2] += drafted
+        counts[3] += accepted
         return drafted, accepted + 1
 
     def commit(self, seqs: Sequence[_Seq]) -> None:
@@ -334,6 +378,13 @@ class RolloutSpeculator:
             if upto > start:
                 self._index_of(rid).extend(rid, self._truth[rid][start:upto])
                 self._committed[rid] = upto
+            counts = self._pending[rid]
+            if counts[0]:
+                self.steps += counts[0]
+                self.tokens += counts[1]
+                self.drafted += counts[2]
+                self.accepted += counts[3]
+                counts[:] = [0, 0, 0, 0]
 
     def finished(self, rid: int) -> None:
         """Request ``rid`` ended: drop its index once no request drafts from it."""
@@ -344,5 +395,9 @@ class RolloutSpeculator:
 
     @property
     def acceptance_length(self) -> float:
-        """Tokens per verification step (accepted + 1), over all steps so far."""
+        """Tokens per verification step (accepted + 1), over the steps that ended so far.
+
+        Steps without a draft count (one token each); a chunk's first token, from its
+        prefill or KV load, is not a verification step. NaN before any step.
+        """
         return self.tokens / self.steps if self.steps else math.nan

@@ -156,7 +156,8 @@ def test_rollout_command_with_grouped_speculation(tmp_path, capsys):
 
     code = main(["rollout", "--preset", "qwen2vl", "--policy", "grouped-spec", "--prompts", "2",
                  "--instances", "2", "--model", "mistral-7b", "--gpu", "a100", "--tp", "1",
-                 "--spec-data", "synthetic", "--max-draft", "6", "--out", str(tmp_path)])  # fmt: skip
+                 "--spec-data", "synthetic", "--max-draft", "6",
+                 "--out", str(tmp_path)])  # fmt: skip
     assert code == 0
     printed = capsys.readouterr().out
     assert "token streams: synthetic samples" in printed
@@ -169,3 +170,14 @@ def test_rollout_command_with_grouped_speculation(tmp_path, capsys):
     for r in rows:
         lengths.setdefault(r["setup"], []).append(int(r["output_tokens"]))
     assert lengths["grouped-spec"] == lengths["baseline"]  # every request its true length
+
+
+def test_rollout_command_refuses_drafting_flags_before_running(capsys, tmp_path):
+    out = ["--out", str(tmp_path)]
+    assert main(["rollout", "--policy", "context-aware", "--references", "3", *out]) == 2
+    assert "--references applies to grouped-spec only" in capsys.readouterr().err
+    assert main(["rollout", "--policy", "grouped-spec", "--max-draft", "0", *out]) == 2
+    assert "--max-draft must be >= 1, got 0" in capsys.readouterr().err
+    assert main(["rollout", "--policy", "grouped-spec", "--references", "16", *out]) == 2
+    assert "a request has 15 siblings" in capsys.readouterr().err
+    assert not (tmp_path / "rollout_requests.csv").exists()

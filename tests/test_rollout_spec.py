@@ -238,3 +238,75 @@ def test_an_engine_refuses_a_draft_it_has_no_room_for():
         eng.step(1.0, lambda seq, room, batch: (room + 1, 1))
     with pytest.raises(ValueError, match="1 <= produced <= drafted"):
         eng.step(1.0, lambda seq, room, batch: (2, 4))
+
+
+def test_groups_need_not_be_contiguous():
+    """Requests 1 (group 1) and 2 (group 0) write the same text: with interleaved group
+    ids, grouped drafting from 0 references is self-only drafting, never another
+    group's index."""
+    spec = Instance("mistral-7b", "a100")
+    text = np.arange(2000, 2041)
+    streams = [np.arange(10, 51), text, text, np.arange(60, 101)]
+    group = [0, 1, 0, 1]
+    kwargs = dict(instances=1, max_batch=1, policy="divided", chunk_size=64)
+    accepted = {}
+    for mode, refs in (("self", None), ("grouped", 0)):
+        sp = RolloutSpeculator(streams, group, spec, mode=mode, references=refs, max_draft=4,
+                               adaptive=False)  # fmt: skip
+        simulate_rollout(group, [8] * 4, [41] * 4, 64, spec, speculation=sp, **kwargs)
+        accepted[mode] = sp.accepted
+    assert accepted == {"self": 0, "grouped": 0}
+
+
+def test_speculation_counts_only_steps_that_ended():
+    """Under a quota, the step cut off at the end is neither in the tokens nor in the
+    acceptance counts."""
+    spec = Instance("mistral-7b", "a100")
+    text = np.arange(3000, 3200)
+    streams = [text, text[:150], text[:20]]
+    sp = RolloutSpeculator(streams, [0, 0, 0], spec, max_draft=4, adaptive=False)
+    res = simulate_rollout([0, 0, 0], [900, 8, 8], [200, 150, 20], 256, spec, instances=2,
+                           max_batch=1, policy="divided", chunk_size=256, quota=0.3,
+                           speculation=sp, audit=True)  # fmt: skip
+    end = res.summary["makespan_s"]
+    ended = [tokens for _, _, stop, _, tokens in res.audit if stop <= end]
+    cut = [tokens for _, _, stop, _, tokens in res.audit if stop > end]
+    assert cut and res.summary["carried"] >= 1  # a step was running when the quota hit
+    produced = int(res.tokens.sum())
+    assert produced == sum(sum(t) for t in ended)
+    # verification steps produce all but each started request's first token (prefill)
+    assert sp.tokens == produced - int((res.tokens > 0).sum())
+
+
+def test_a_speculator_serves_one_matching_simulation():
+    spec = Instance("mistral-7b", "a100")
+    sp = RolloutSpeculator([[1, 2, 3]] * 2, [0, 0], spec)
+    with pytest.raises(ValueError, match="built for other groups"):
+        simulate_rollout([0, 1], [5, 5], [3, 3], 10, spec, speculation=sp)
+    sp = RolloutSpeculator([[1, 2, 3]] * 2, [0, 0], spec)
+    simulate_rollout([0, 0], [5, 5], [3, 3], 10, spec, speculation=sp)
+    with pytest.raises(ValueError, match="serves one simulation"):
+        simulate_rollout([0, 0], [5, 5], [3, 3], 10, spec, speculation=sp)
+    with pytest.raises(TypeError, match=r"group_of\[0\] = 0.5 is not an integer id"):
+        rollout_streams([0.5, 1.7], [2, 2])
+    with pytest.raises(ValueError, match=r"streams\[1\]\[0\] = -3 is not a token id"):
+        RolloutSpeculator([[1], [-3]], [0, 0], spec)
+    with pytest.raises(TypeError, match="adaptive"):
+        RolloutSpeculator([[1]], [0], spec, adaptive="no")
+
+
+def test_chunked_prefill_completion_step_takes_no_draft():
+    spec = Instance("mistral-7b", "a100")
+    eng = ServingInstance(spec, max_batched_tokens=64, chunked_prefill=True)
+    eng.enqueue(_Seq(0, 100, 50))
+    asked = []
+
+    def speculate(seq, room, batch):
+        asked.append(seq.generated)
+        return min(3, room), min(3, room) + 1
+
+    end, _, _ = eng.step(0.0, speculate)  # 64 of the 100 prompt tokens
+    end, first, _ = eng.step(end, speculate)  # the other 36: the first token
+    assert asked == [] and eng.running[0].generated == 1 and len(first) == 1
+    eng.step(end, speculate)  # now it decodes, verifying a draft of 3
+    assert asked == [1] and eng.running[0].generated == 5
