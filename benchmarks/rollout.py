@@ -69,8 +69,7 @@ def _table(args, spec, rows) -> None:
             print(f"{preset:<10}context-aware = {share:.1%} of the oracle's throughput "
                   "(goal >= 98%)")  # fmt: skip
         if streams is not None:
-            print(f"{preset:<10}token streams: {streams.source}, {streams.segments:,} segments, "
-                  f"{streams.reused_segments:,} reusing a sample of the same group; "
+            print(f"{preset:<10}token streams: {streams.describe()}; "
                   f"peak RSS {_peak_mb():,.0f} MB")  # fmt: skip
         plot_finished(runs, RESULTS / f"rollout_{preset}.png", title=preset)
 
@@ -79,7 +78,7 @@ def _speculation_sweep(args, spec, rows) -> None:
     batch = grpo_batch("qwen2vl", prompts=args.sweep_prompts, seed=0)
     streams = rollout_streams(batch.prompt_id, batch.output_tokens, data=args.spec_data)
     print(f"\nspeculation in the simulator, qwen2vl, {args.sweep_prompts} prompts x 16, "
-          f"context-aware, streams {streams.source}")  # fmt: skip
+          f"context-aware; token streams: {streams.describe()}")  # fmt: skip
     base = run_setup("baseline", batch, spec, instances=args.instances,
                      chunk_size=args.chunk_size, migration="transfer").summary  # fmt: skip
     cases = [("none", None), ("self", None)] + [("grouped", r) for r in (1, 3, 7, 15)]
@@ -130,9 +129,10 @@ def main() -> None:
     parser.add_argument("--spec-data", default="auto")
     parser.add_argument("--skip", default="", help="comma list of: table, speculation, chunks")
     args = parser.parse_args()
-    unknown = set(args.setups.split(",")) - set(ROLLOUT_SETUPS)
-    if unknown or "baseline" not in args.setups.split(","):
+    setups = args.setups.split(",")
+    if set(setups) - set(ROLLOUT_SETUPS) or "baseline" not in setups:
         parser.error(f"--setups must include baseline and name only {', '.join(ROLLOUT_SETUPS)}")
+    args.setups = ",".join(["baseline", *(n for n in setups if n != "baseline")])
     spec = Instance("llama-2-70b", "h800", tp=8)
     skip = set(args.skip.split(","))
     rows: list[dict] = []

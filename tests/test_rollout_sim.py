@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rollout_checks import check_conservation, tokens_by_audit
 from serving_checks import small
 
 from scheduling.engine import Instance
@@ -38,21 +36,9 @@ def test_every_token_once_and_one_instance_at_a_time(
     res = simulate_rollout(group, prompt, length, cap, spec, instances=3, policy=policy,
                            static=static, migration=migration, chunk_size=chunk, max_batch=4,
                            placement=placement, audit=True)  # fmt: skip
-    assert res.tokens.tolist() == length.tolist()
-    produced = defaultdict(int)
-    spans = defaultdict(list)
-    for k, start, end, ids, tokens in res.audit:
-        assert len(ids) <= 4 and set(tokens) <= {1}
-        for rid in ids:
-            produced[rid] += 1
-            spans[rid].append((start, end, k))
-    assert [produced[r] for r in range(n)] == length.tolist()  # every token exactly once
-    for rid, runs in spans.items():  # a request never runs on two instances at once
-        runs.sort()
-        for (_, e0, k0), (s1, _, k1) in itertools.pairwise(runs):
-            assert k0 == k1 or s1 >= e0
-        if static:
-            assert {k for *_, k in runs} == {group[rid] % 3}
+    ran_on = check_conservation(res, length, max_batch=4)
+    if static:
+        assert all(ks == {group[rid] % 3} for rid, ks in ran_on.items())
     assert res.summary["makespan_s"] == pytest.approx(np.nanmax(res.finish))
 
 
@@ -148,28 +134,6 @@ def test_partial_rollout_stops_at_its_quota_and_carries_the_rest():
     assert (part.tokens[:9] == lengths[:9]).all()
 
 
-def test_carried_tokens_are_those_of_steps_that_ended():
-    """A step still running when the quota is reached does not count: the carried
-    requests keep exactly the tokens of their steps that ended by then (from the audit),
-    and the instances' busy time stops at the makespan."""
-    spec = Instance("mistral-7b", "a100")
-    group = np.arange(12)
-    lengths = np.array([7, 9, 11, 13, 15, 17, 19, 21, 23, 300, 310, 320])
-    part = simulate_rollout(group, [10] * 12, lengths, 400, spec, instances=3,
-                            policy="divided", chunk_size=50, quota=0.75, audit=True)  # fmt: skip
-    end = part.summary["makespan_s"]
-    made = defaultdict(int)
-    for _, _, stop, ids, tokens in part.audit:
-        if stop <= end:
-            for rid, t in zip(ids, tokens, strict=True):
-                made[rid] += t
-    carried = np.flatnonzero(np.isnan(part.finish))
-    assert carried.size == 3
-    assert [part.tokens[r] for r in carried] == [made[r] for r in carried]
-    busy = sum(min(stop, end) - start for _, start, stop, *_ in part.audit if start < end)
-    assert part.summary["idle_s"] == pytest.approx(3 * end - busy)
-
-
 def test_matching_placement_with_more_ready_chunks_than_slots():
     s = RolloutScheduler([0, 0, 1, 1, 2, 2], [10] * 6, 100, placement="matching")
     orders = s.next_chunks(0.0, [InstanceRoom(2, 10_000)])
@@ -226,12 +190,10 @@ def test_carried_tokens_match_the_steps_that_ended(seed, policy):
                            policy=policy, chunk_size=int(rng.integers(8, 64)), max_batch=4,
                            quota=float(rng.uniform(0.3, 0.9)), audit=True)  # fmt: skip
     end = res.summary["makespan_s"]
-    made = defaultdict(int)
-    for _, _, stop, ids, tokens in res.audit:
-        if stop <= end:
-            for rid, t in zip(ids, tokens, strict=True):
-                made[rid] += t
+    made = tokens_by_audit(res.audit, until=end)
     assert res.tokens.tolist() == [made[r] for r in range(n)]
-    assert res.summary["carried_tokens"] == sum(
-        made[r] for r in np.flatnonzero(np.isnan(res.finish))
-    )
+    carried = np.flatnonzero(np.isnan(res.finish))
+    assert res.summary["carried_tokens"] == sum(made[r] for r in carried)
+    # the instances' busy time stops at the makespan
+    busy = sum(min(stop, end) - start for _, start, stop, *_ in res.audit if start < end)
+    assert res.summary["idle_s"] == pytest.approx(2 * end - busy)

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
-from collections import defaultdict
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from rollout_checks import check_conservation, tokens_by_audit
 from serving_checks import small
 
 from scheduling.engine import Instance
@@ -69,20 +67,7 @@ def test_every_token_once_with_speculation(
                                static=static, migration=migration, chunk_size=chunk,
                                max_batch=4, speculation=spec_dec, audit=True)  # fmt: skip
     assert steps[0] == res.summary["steps"]
-    assert res.tokens.tolist() == length.tolist()
-    produced = defaultdict(int)
-    spans = defaultdict(list)
-    for k, start, end, ids, tokens in res.audit:
-        assert len(ids) == len(set(ids)) <= 4
-        for rid, t in zip(ids, tokens, strict=True):
-            assert 1 <= t <= max_draft + 1
-            produced[rid] += t
-            spans[rid].append((start, end, k))
-    assert [produced[r] for r in range(n)] == length.tolist()  # every token exactly once
-    for runs in spans.values():  # a request never runs on two instances at once
-        runs.sort()
-        for (_, e0, k0), (s1, _, k1) in itertools.pairwise(runs):
-            assert k0 == k1 or s1 >= e0
+    check_conservation(res, length, max_batch=4, max_step_tokens=max_draft + 1)
     s = res.summary
     # tokens per verification step: produced = accepted + one per step
     assert s["accepted"] <= s["drafted"]
@@ -176,6 +161,8 @@ def test_streams_follow_the_construction_exactly():
     s = rollout_streams([7, 7], [20, 20], data=pool, seed=5)
     assert s.source == "given" and s.prompts_per_group == 2
     assert s.segments == 8 and s.reused_segments == 4
+    assert s.revisit_tokens == 2 * 10  # segments 2 and 3 of each request revisit a prompt
+    assert "4 reuse a sample of the same group, 50% of the tokens revisit" in s.describe()
     segs = [[tuple(t[i : i + 5].tolist()) for i in range(0, 20, 5)] for t in s.tokens]
     prompt_of = {tuple(x): q for q, g in enumerate(pool) for x in g}
     for k in range(4):
@@ -269,11 +256,10 @@ def test_speculation_counts_only_steps_that_ended():
                            max_batch=1, policy="divided", chunk_size=256, quota=0.3,
                            speculation=sp, audit=True)  # fmt: skip
     end = res.summary["makespan_s"]
-    ended = [tokens for _, _, stop, _, tokens in res.audit if stop <= end]
     cut = [tokens for _, _, stop, _, tokens in res.audit if stop > end]
     assert cut and res.summary["carried"] >= 1  # a step was running when the quota hit
     produced = int(res.tokens.sum())
-    assert produced == sum(sum(t) for t in ended)
+    assert produced == sum(tokens_by_audit(res.audit, until=end).values())
     # verification steps produce all but each started request's first token (prefill)
     assert sp.tokens == produced - int((res.tokens > 0).sum())
 
