@@ -227,9 +227,9 @@ def _add_rollout_parser(sub: argparse._SubParsersAction) -> None:
     roll.add_argument("--tp", type=int, default=8)
     roll.add_argument("--migration", default="transfer", choices=["transfer", "recompute"])
     roll.add_argument("--spec-data", default="auto",
-                      choices=["auto", "codet", "pot", "tot_text", "synthetic"],
-                      help="token streams of grouped-spec: real samples (auto: codet when "
-                      "../shared/data has it) or the generator")  # fmt: skip
+                      choices=["auto", "all", "codet", "pot", "tot_text", "synthetic"],
+                      help="token streams of grouped-spec: real samples (auto: every data "
+                      "set ../shared/data has, else the generator) or the generator")  # fmt: skip
     roll.add_argument(
         "--references",
         type=int,
@@ -278,6 +278,8 @@ def _run_rollout(args: argparse.Namespace) -> int:
         raise ValueError(
             f"--references {args.references}: a request has {batch.group_size - 1} siblings"
         )
+    if speculating:
+        _check_index_memory(int(batch.output_tokens.sum()))
     print(f"{args.preset}: {batch.n_groups} prompts x {batch.group_size} = "
           f"{batch.n_requests} requests, mean {batch.output_tokens.mean():,.0f} tokens, "
           f"cap {batch.max_tokens:,}; {args.instances} x {spec.describe()}")  # fmt: skip
@@ -496,6 +498,23 @@ def _duration(seconds: float) -> str:
 
 def _rounded(value: float) -> str:
     return f"{value:.1f}" if value < 10 else f"{value:,.0f}" if value < 1e15 else f"{value:.2e}"
+
+
+def _check_index_memory(tokens: int) -> None:
+    """Refuse a grouped-spec run whose suffix indexes would not fit this machine."""
+    from scheduling.rollout_spec import INDEX_BYTES_PER_TOKEN
+
+    need = tokens * INDEX_BYTES_PER_TOKEN
+    try:
+        have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not knowable here: do not guess
+        return
+    if need > 0.8 * have:
+        raise ValueError(
+            f"grouped-spec would index {tokens:,} generated tokens, about "
+            f"{need / 2**30:.0f} GiB of suffix automata, more than this machine's "
+            f"{have / 2**30:.0f} GiB allows; draw fewer prompts with --prompts"
+        )
 
 
 def _check_out_folder(out: Path, stem: str) -> None:

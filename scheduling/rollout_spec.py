@@ -2,10 +2,11 @@
 
 :func:`simulate_rollout` models lengths only; to measure speculation it also needs what
 each request writes. :func:`rollout_streams` gives every request a true token stream
-built from real sibling samples (``../shared/data/rollout``, GPT-2 tokens) when they are
-present, from :func:`scheduling.rollout_text.synthetic_groups` (calibrated to them)
-otherwise. :class:`RolloutSpeculator` is the engine-side drafter the simulator calls in
-every decode step of every sequence: it drafts from a
+built from real sibling samples (``../shared/data/rollout``, GPT-2 tokens; the three
+data sets pooled) when they are present, from
+:func:`scheduling.rollout_text.synthetic_groups` (calibrated to codet) otherwise.
+:class:`RolloutSpeculator` is the engine-side drafter the simulator calls in every
+decode step of every sequence: it drafts from a
 :class:`~scheduling.suffix.SuffixAutomaton` over the tokens the request's group has
 generated so far, verifies the draft against the request's true stream, and indexes
 every token the engines produce when their steps end.
@@ -14,8 +15,9 @@ Stream construction
 -------------------
 The samples of the data set are ~100 tokens long (code, programs, prose); rollout
 requests are thousands. A request's stream is therefore a concatenation of samples:
-group ``p`` is given ``m`` of the data set's prompts ``Q_p`` (drawn without replacement,
-cycled if the set has fewer), and its member ``j`` writes, for ``k = 0, 1, ...``, a
+group ``p`` is given ``m`` of the data set's prompts ``Q_p`` (drawn without replacement
+from those with at least ``G`` samples -- all prompts if none has -- and cycled if
+there are fewer), and its member ``j`` writes, for ``k = 0, 1, ...``, a
 sample of prompt ``Q_p[k mod m]``: sample ``sigma_{p,q}[(c G + j) mod S_q]`` in cycle
 ``c = k // m``, where ``sigma_{p,q}`` is a random order of prompt ``q``'s ``S_q``
 non-empty samples and ``G`` the group size. Siblings thus answer the same prompts in the
@@ -72,9 +74,13 @@ if TYPE_CHECKING:
     from scheduling.engine import Instance
     from scheduling.llm_sim import _Seq
 
-__all__ = ["RolloutSpeculator", "TokenStreams", "rollout_streams"]
+__all__ = ["INDEX_BYTES_PER_TOKEN", "RolloutSpeculator", "TokenStreams", "rollout_streams"]
 
 _CONTEXT_BUCKET = 1024  # contexts within one bucket share a draft-length decision
+
+#: Peak memory of the simulator's suffix indexes per generated token, measured (CPython
+#: 3.11, qwen2vl, 60 prompts: 7.4 M tokens, 4.0 GB peak), rounded up.
+INDEX_BYTES_PER_TOKEN = 600
 
 
 @dataclass(frozen=True)
@@ -132,15 +138,19 @@ def _pool(
         groups = [[_tokens(t, f"data[{i}][{j}]") for j, t in enumerate(g)]
                   for i, g in enumerate(data)]  # fmt: skip
         source = "given"
-    elif data == "synthetic" or (
-        data == "auto" and not (rollout_dir(data_dir) / DATASETS["codet"]).is_file()
-    ):
-        groups = synthetic_groups(164, 100, seed=seed)
-        source = "synthetic"
     else:
-        name = "codet" if data == "auto" else data
-        groups = load_rollout(name, data_dir=data_dir).groups
-        source = f"{name} (real)"
+        if data in ("auto", "all"):
+            names = [n for n in DATASETS if (rollout_dir(data_dir) / DATASETS[n]).is_file()]
+            if not names and data == "all":
+                raise FileNotFoundError(f"no rollout data set under {rollout_dir(data_dir)}")
+        else:
+            names = [] if data == "synthetic" else [data]
+        if names:
+            groups = [g for n in names for g in load_rollout(n, data_dir=data_dir).groups]
+            source = f"{'+'.join(names)} (real)"
+        else:
+            groups = synthetic_groups(164, 100, seed=seed)
+            source = "synthetic"
     pool = [[s.astype(np.int32) for s in g if s.size] for g in groups]
     pool = [g for g in pool if g]
     if not pool:
@@ -162,10 +172,11 @@ def rollout_streams(
     ----------
     group_of, output_tokens : array_like of int
         Group and true output length of each request.
-    data : {"auto", "codet", "pot", "tot_text", "synthetic"} or sequence, default "auto"
-        The sample pool: a real data set, the generator, ``"auto"`` (``codet`` when
-        ``../shared/data/rollout`` has it, the generator otherwise), or one's own pool:
-        per prompt, its samples as token-id sequences.
+    data : {"auto", "all", "codet", "pot", "tot_text", "synthetic"} or sequence
+        The sample pool: a real data set; ``"all"``: every real data set in
+        ``../shared/data/rollout``, pooled; ``"auto"`` (default): the same when there is
+        one, the generator (calibrated to codet) otherwise; the generator; or one's own
+        pool: per prompt, its samples as token-id sequences.
     data_dir : str or Path, optional
         The shared data folder.
     seed : int, default 0
@@ -182,8 +193,11 @@ def rollout_streams(
         raise ValueError("group_of and output_tokens need one value per request")
     if (length < 1).any():
         raise ValueError(f"output_tokens must be >= 1, got {int(length.min())}")
-    if isinstance(data, str) and data not in ("auto", "synthetic", *DATASETS):
-        raise ValueError(f"data must be 'auto', 'synthetic' or one of {sorted(DATASETS)}")
+    if isinstance(data, str) and data not in ("auto", "all", "synthetic", *DATASETS):
+        raise ValueError(
+            f"data must be 'auto', 'all', 'synthetic' or one of {sorted(DATASETS)}, "
+            f"got {data!r}"
+        )
     seed = check_int(seed, "seed", low=0)
     pool, source = _pool(data, data_dir, seed)
     mean_segment = float(np.mean([s.size for g in pool for s in g]))
@@ -195,10 +209,12 @@ def rollout_streams(
     for gi, p in enumerate(np.unique(group)):
         members = np.flatnonzero(group == p)
         size = members.size
+        # prompts with a sample for every sibling (all of them if none has)
+        eligible = [int(q) for q in order if len(pool[q]) >= size] or [int(q) for q in order]
         need = math.ceil(1.5 * int(length[members].max()) / mean_segment)
-        m = max(1, min(len(pool), need))
+        m = max(1, min(len(eligible), need))
         m_used = max(m_used, m)
-        prompts = [int(order[(gi * m + i) % len(pool)]) for i in range(m)]
+        prompts = [eligible[(gi * m + i) % len(eligible)] for i in range(m)]
         sigma = {q: np.random.default_rng([seed, int(p), q]).permutation(len(pool[q]))
                  for q in set(prompts)}  # fmt: skip
         for j, rid in enumerate(members):

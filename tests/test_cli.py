@@ -181,3 +181,20 @@ def test_rollout_command_refuses_drafting_flags_before_running(capsys, tmp_path)
     assert main(["rollout", "--policy", "grouped-spec", "--references", "16", *out]) == 2
     assert "a request has 15 siblings" in capsys.readouterr().err
     assert not (tmp_path / "rollout_requests.csv").exists()
+
+
+def test_rollout_command_refuses_a_speculation_run_too_big_for_memory(
+    capsys, tmp_path, monkeypatch
+):
+    """kimik2's full iteration (800 x 8 requests, ~250 M tokens) needs ~140 GiB of suffix
+    automata: refused on a machine of 16 GiB, before anything runs."""
+    import os
+
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 16 * 2**30 // 4096}
+    monkeypatch.setattr(os, "sysconf", lambda name: pages[name])
+    code = main(["rollout", "--preset", "kimik2", "--policy", "grouped-spec",
+                 "--out", str(tmp_path)])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "grouped-spec would index" in err and "this machine's 16 GiB" in err
+    assert not (tmp_path / "rollout_requests.csv").exists()

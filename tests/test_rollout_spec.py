@@ -199,6 +199,10 @@ def test_real_streams_are_concatenated_samples():
     samples = {tuple(t.tolist()) for g in load_rollout("codet").groups for t in g if t.size}
     head = s.tokens[0].tolist()
     assert any(tuple(head[: len(x)]) == x for x in samples)  # it opens with a real sample
+    # pooled: a group of 16 only answers prompts with 16 samples or more (not tot_text's
+    # 10), so no sibling repeats another's sample in the first pass
+    pooled = rollout_streams(np.zeros(16, int), np.full(16, 3000), data="all", seed=2)
+    assert pooled.source.startswith("codet+pot") and pooled.reused_segments == 0
 
 
 def test_bad_speculation_inputs_are_refused():
