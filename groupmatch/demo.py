@@ -222,10 +222,9 @@ def serving_rows(seed: int = 0) -> str:
 def rollout_rows(seed: int = 0) -> str:
     """Simulate one GRPO rollout iteration under each setup, against the baseline.
 
-    The qwen2vl preset (Seer's Table 3: G = 16, cap 40,960, mean 7,615) with 12 prompts,
+    The qwen2vl preset (Seer's Table 3: G = 16, cap 40,960, mean 7,615) with 8 prompts,
     on four Mistral-7B A100 instances, chunks of 8,192 tokens; grouped speculative
-    decoding drafts from real sibling samples when ``../shared/data`` has them, from the
-    generator otherwise. Returns the table.
+    decoding drafts from the embedded generator's token streams. Returns the table.
 
     Examples
     --------
@@ -235,14 +234,17 @@ def rollout_rows(seed: int = 0) -> str:
     from scheduling.engine import Instance
     from scheduling.grpo import grpo_batch
     from scheduling.rollout_run import ROLLOUT_SETUPS, run_setup
+    from scheduling.rollout_spec import rollout_streams
 
-    batch = grpo_batch("qwen2vl", prompts=12, seed=seed)
+    batch = grpo_batch("qwen2vl", prompts=8, seed=seed)
+    streams = rollout_streams(batch.prompt_id, batch.output_tokens, data="synthetic", seed=seed)
     spec = Instance("mistral-7b", "a100")
     lines = [f"{'setup':<15}{'makespan s':>11}{'x baseline':>11}{'tail s':>9}{'carried':>8}"
              f"{'accept len':>11}"]  # fmt: skip
     base = None
     for name in ROLLOUT_SETUPS:
-        s = run_setup(name, batch, spec, instances=4, migration="transfer").summary
+        s = run_setup(name, batch, spec, instances=4, migration="transfer", streams=streams)
+        s = s.summary
         base = base or s
         speed = s["tokens_per_s"] / base["tokens_per_s"]
         lines.append(f"{name:<15}{s['makespan_s']:>11.1f}{speed:>11.2f}{s['tail_s']:>9.1f}"

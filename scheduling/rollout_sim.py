@@ -245,7 +245,7 @@ def simulate_rollout(
         "makespan_s": makespan,
         "tokens_per_s": float(tokens.sum()) / makespan if makespan > 0 else math.nan,
         "tail_s": makespan - tail_from,
-        "idle_s": instances * makespan - sum(busy),
+        "idle_s": max(0.0, instances * makespan - sum(busy)),  # rounding aside
         "preemptions": sum(e.preemptions for e in engines),
         "migrations": sched.migrations,
         "chunks": counts["chunks"],

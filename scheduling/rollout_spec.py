@@ -51,6 +51,7 @@ Drafting model
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -130,6 +131,12 @@ def _tokens(values: object, field: str) -> np.ndarray:
     return arr
 
 
+@functools.lru_cache(maxsize=8)
+def _synthetic_pool(seed: int) -> list[list[np.ndarray]]:
+    """Return the generator's pool, shaped like codet's (164 prompts x 100 samples)."""
+    return synthetic_groups(164, 100, seed=seed)
+
+
 def _pool(
     data: str | Sequence[Sequence[Sequence[int]]], data_dir: str | Path | None, seed: int
 ) -> tuple[list[list[np.ndarray]], str]:
@@ -149,7 +156,7 @@ def _pool(
             groups = [g for n in names for g in load_rollout(n, data_dir=data_dir).groups]
             source = f"{'+'.join(names)} (real)"
         else:
-            groups = synthetic_groups(164, 100, seed=seed)
+            groups = _synthetic_pool(seed)
             source = "synthetic"
     pool = [[s.astype(np.int32) for s in g if s.size] for g in groups]
     pool = [g for g in pool if g]
@@ -195,8 +202,7 @@ def rollout_streams(
         raise ValueError(f"output_tokens must be >= 1, got {int(length.min())}")
     if isinstance(data, str) and data not in ("auto", "all", "synthetic", *DATASETS):
         raise ValueError(
-            f"data must be 'auto', 'all', 'synthetic' or one of {sorted(DATASETS)}, "
-            f"got {data!r}"
+            f"data must be 'auto', 'all', 'synthetic' or one of {sorted(DATASETS)}, got {data!r}"
         )
     seed = check_int(seed, "seed", low=0)
     pool, source = _pool(data, data_dir, seed)
