@@ -7,6 +7,16 @@ import math
 from collections import defaultdict
 
 import numpy as np
+from hypothesis import strategies as st
+
+#: the simulator settings every rollout property test draws
+RUN_SETTINGS = {
+    "seed": st.integers(0, 10**6),
+    "policy": st.sampled_from(["fifo", "divided", "context-aware", "oracle"]),
+    "static": st.booleans(),
+    "migration": st.sampled_from(["recompute", "transfer"]),
+    "chunk": st.integers(8, 64),
+}
 
 
 def tokens_by_audit(audit: list, until: float = math.inf) -> dict[int, int]:
@@ -37,3 +47,14 @@ def check_conservation(res, length: np.ndarray, max_batch: int, max_step_tokens:
         for (_, e0, k0), (s1, _, k1) in itertools.pairwise(runs):
             assert k0 == k1 or s1 >= e0
     return {rid: {k for *_, k in runs} for rid, runs in spans.items()}
+
+
+def random_workload(seed: int, max_groups: int, cap: int):
+    """Groups of 1-4 siblings, prompts of 1-39 tokens, lengths 1..``cap`` (from ``seed``).
+
+    Returns ``(rng, group, prompt, length)``; ``rng`` continues the draws."""
+    rng = np.random.default_rng(seed)
+    groups, size = int(rng.integers(1, max_groups + 1)), int(rng.integers(1, 5))
+    n = groups * size
+    group = np.repeat(np.arange(groups), size)
+    return rng, group, rng.integers(1, 40, n), rng.integers(1, cap + 1, n)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rollout_checks import check_conservation, tokens_by_audit
+from rollout_checks import RUN_SETTINGS, check_conservation, random_workload, tokens_by_audit
 from serving_checks import small
 
 from scheduling.engine import Instance
@@ -16,22 +16,14 @@ from scheduling.rollout_sim import simulate_rollout
 
 @settings(max_examples=30, deadline=None)
 @given(
-    seed=st.integers(0, 10**6),
-    policy=st.sampled_from(["fifo", "divided", "context-aware", "oracle"]),
-    static=st.booleans(),
-    migration=st.sampled_from(["recompute", "transfer"]),
-    chunk=st.integers(8, 64),
+    **RUN_SETTINGS,
     placement=st.sampled_from(["greedy", "matching"]),
 )
 def test_every_token_once_and_one_instance_at_a_time(
     seed, policy, static, migration, chunk, placement
 ):
-    rng = np.random.default_rng(seed)
-    groups, size, cap = int(rng.integers(1, 5)), int(rng.integers(1, 5)), 120
-    n = groups * size
-    group = np.repeat(np.arange(groups), size)
-    prompt = rng.integers(1, 40, n)
-    length = rng.integers(1, cap + 1, n)
+    cap = 120
+    _, group, prompt, length = random_workload(seed, 4, cap)
     spec = small("mistral-7b", 40)
     res = simulate_rollout(group, prompt, length, cap, spec, instances=3, policy=policy,
                            static=static, migration=migration, chunk_size=chunk, max_batch=4,

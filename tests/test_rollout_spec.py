@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from rollout_checks import check_conservation, tokens_by_audit
+from rollout_checks import RUN_SETTINGS, check_conservation, random_workload, tokens_by_audit
 from serving_checks import small
 
 from scheduling.engine import Instance
@@ -36,11 +36,7 @@ def _kv_checked(monkeypatch) -> list[int]:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    seed=st.integers(0, 10**6),
-    policy=st.sampled_from(["fifo", "divided", "context-aware", "oracle"]),
-    static=st.booleans(),
-    migration=st.sampled_from(["recompute", "transfer"]),
-    chunk=st.integers(8, 64),
+    **RUN_SETTINGS,
     mode=st.sampled_from(["self", "grouped"]),
     paths=st.integers(1, 3),
     max_draft=st.integers(1, 8),
@@ -49,12 +45,9 @@ def _kv_checked(monkeypatch) -> list[int]:
 def test_every_token_once_with_speculation(
     seed, policy, static, migration, chunk, mode, paths, max_draft, adaptive
 ):
-    rng = np.random.default_rng(seed)
-    groups, size, cap = int(rng.integers(1, 4)), int(rng.integers(1, 5)), 150
-    n = groups * size
-    group = np.repeat(np.arange(groups), size)
-    prompt = rng.integers(1, 40, n)
-    length = rng.integers(1, cap + 1, n)
+    cap = 150
+    rng, group, prompt, length = random_workload(seed, 3, cap)
+    size = int(np.bincount(group).max())
     spec = small("mistral-7b", 30)  # few KV blocks: drafts compete for them
     streams = rollout_streams(group, length, data="synthetic", seed=seed % 7)
     refs = None if mode == "self" else int(rng.integers(0, size))
