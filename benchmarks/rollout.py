@@ -12,9 +12,10 @@ of speculative decoding and context-aware's share of the oracle's throughput; th
 speculation in the simulator with none, self-only and grouped drafting from 1 ... G - 1
 siblings (qwen2vl, ``--sweep-prompts``); then a chunk-size sweep (2K ... 32K) for
 context-aware scheduling on qwen2vl, and the simulator's wall time per iteration. Token
-streams come from the real samples in ``../shared/data/rollout`` (codet) when present,
-from the generator calibrated to them otherwise. Writes ``benchmarks/results/rollout.csv``
-and ``rollout_<preset>.png`` (cumulative finished requests).
+streams come from the real samples in ``../shared/data/rollout`` (the three data sets
+pooled) when present, from the generator calibrated to codet otherwise. Writes
+``benchmarks/results/rollout.csv`` and ``rollout_<preset>.png`` (cumulative finished
+requests).
 """
 
 from __future__ import annotations

@@ -226,10 +226,10 @@ def _add_rollout_parser(sub: argparse._SubParsersAction) -> None:
     roll.add_argument("--gpu", default="h800")
     roll.add_argument("--tp", type=int, default=8)
     roll.add_argument("--migration", default="transfer", choices=["transfer", "recompute"])
-    roll.add_argument("--spec-data", default="auto",
+    roll.add_argument("--spec-data", default=None,
                       choices=["auto", "all", "codet", "pot", "tot_text", "synthetic"],
-                      help="token streams of grouped-spec: real samples (auto: every data "
-                      "set ../shared/data has, else the generator) or the generator")  # fmt: skip
+                      help="token streams of grouped-spec: real samples (default auto: "
+                      "every data set ../shared/data has, else the generator)")  # fmt: skip
     roll.add_argument(
         "--references",
         type=int,
@@ -266,11 +266,11 @@ def _run_rollout(args: argparse.Namespace) -> int:
     names = list(dict.fromkeys(names))
     speculating = any(ROLLOUT_SETUPS[n].get("speculation") for n in names)
     drafting = {"--references": (args.references, 0), "--max-draft": (args.max_draft, 1),
-                "--paths": (args.paths, 1)}  # fmt: skip
+                "--paths": (args.paths, 1), "--spec-data": (args.spec_data, None)}  # fmt: skip
     for flag, (value, low) in drafting.items():
         if value is not None and not speculating:
             raise ValueError(f"{flag} applies to grouped-spec only (--policy {args.policy})")
-        if value is not None and value < low:
+        if value is not None and low is not None and value < low:
             raise ValueError(f"{flag} must be >= {low}, got {value}")
     spec = Instance(args.model, args.gpu, tp=args.tp)
     batch = grpo_batch(args.preset, prompts=args.prompts, seed=args.seed)
@@ -285,8 +285,8 @@ def _run_rollout(args: argparse.Namespace) -> int:
           f"cap {batch.max_tokens:,}; {args.instances} x {spec.describe()}")  # fmt: skip
     streams = None
     if speculating:
-        streams = rollout_streams(batch.prompt_id, batch.output_tokens, data=args.spec_data,
-                                  seed=args.seed)  # fmt: skip
+        streams = rollout_streams(batch.prompt_id, batch.output_tokens,
+                                  data=args.spec_data or "auto", seed=args.seed)  # fmt: skip
         print(f"token streams: {streams.describe()}")
     runs = {}
     for name in names:
@@ -512,8 +512,8 @@ def _check_index_memory(tokens: int) -> None:
     if need > 0.8 * have:
         raise ValueError(
             f"grouped-spec would index {tokens:,} generated tokens, about "
-            f"{need / 2**30:.0f} GiB of suffix automata, more than this machine's "
-            f"{have / 2**30:.0f} GiB allows; draw fewer prompts with --prompts"
+            f"{need / 2**30:.0f} GiB of suffix automata, more than 80% of this machine's "
+            f"{have / 2**30:.0f} GiB; draw fewer prompts with --prompts"
         )
 
 

@@ -268,28 +268,29 @@ class ServingInstance:
         lengths: list[int] = []
         offsets: list[int] = []
         produced: dict[int, int] = {}
-        reserved: list[tuple[_Seq, int]] = []
+        plans: list[tuple[_Seq, int, int, int]] = []  # seq, drafted, produced, blocks
+        free = self.free_blocks
         batch = len(decoding)
-        for seq in decoding:
+        for seq in decoding:  # every answer is checked before any block is reserved
             context = seq.prompt + seq.generated
-            kv_room = (seq.blocks + self.free_blocks) * block - context - 1
+            kv_room = (seq.blocks + free) * block - context - 1
             room = max(0, min(seq.output - seq.generated - 1, kv_room))
             drafted, made = speculate(seq, room, batch)
             if not (0 <= drafted <= room and 1 <= made <= drafted + 1):
-                for other, need in reserved:  # leave the engine as it was
-                    other.blocks -= need
-                    self.free_blocks += need
                 raise ValueError(
                     f"speculate returned drafted={drafted}, produced={made} for request "
                     f"{seq.rid}; needs 0 <= drafted <= {room} and 1 <= produced <= drafted + 1"
                 )
+            need = max(0, self.spec.blocks_for(context + drafted + 1) - seq.blocks)
+            free -= need
+            plans.append((seq, drafted, made, need))
+        for seq, drafted, made, need in plans:
+            context = seq.prompt + seq.generated
             if drafted == 0:
                 contexts.append(context)
                 continue
-            need = max(0, self.spec.blocks_for(context + drafted + 1) - seq.blocks)
             self.free_blocks -= need
             seq.blocks += need
-            reserved.append((seq, need))
             lengths.append(drafted + 1)
             offsets.append(context)
             produced[id(seq)] = made
@@ -307,7 +308,9 @@ class ServingInstance:
         ``1 .. drafted + 1``); ``batch`` is the number of decoding sequences. A
         verification of ``drafted + 1`` tokens after a context of ``c`` costs what a
         prefill chunk of that length at offset ``c`` does; the blocks of the rejected
-        draft tokens are freed at the end of the step. With chunked prefill, the verified
+        draft tokens are freed at the end of the step. A ``speculate`` answer out of range
+        raises ``ValueError`` before any draft block is reserved (the step has then taken
+        only the blocks the sequences' next tokens need). With chunked prefill, the verified
         tokens count against ``max_batched_tokens`` before prompt chunks do, and a
         sequence whose prefill completes in this step produces its first token only.
         """

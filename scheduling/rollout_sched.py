@@ -276,11 +276,11 @@ class RolloutScheduler:
         from scheduling._placement import all_pairs_instance
         from scheduling.rollout import longest_first_weights
 
-        n_ready = len(ready)
+        all_ready, all_need = ready, need
         total = sum(max(r.slots, 0) for r in rooms)
         ready, need = ready[:total], need[:total]  # at most one chunk per free slot
         if not ready:
-            return [-1] * n_ready
+            return [-1] * len(all_ready)
         weights = longest_first_weights(-np.arange(len(ready), dtype=float))
         kv = np.array([max(r.free_kv_tokens, 0) for r in rooms], dtype=np.int64)
         members = [np.array([i]) for i in range(len(ready))]
@@ -297,6 +297,7 @@ class RolloutScheduler:
                     slots[k] -= 1
                 else:
                     where[i] = -1
-        # chunks that lost their slot (or were left out) go greedily where room is left
-        where = self._greedy(ready, need, rooms, where)
-        return where + [-1] * (n_ready - len(where))
+        # chunks that lost their slot, or came after the first `total`, go greedily
+        # (in priority order) where a slot and room are left
+        where += [-1] * (len(all_ready) - len(where))
+        return self._greedy(all_ready, all_need, rooms, where)

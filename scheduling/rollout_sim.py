@@ -138,13 +138,13 @@ def simulate_rollout(
             f"request {int(too_big[0])}: prompt {int(prompt[too_big[0]])} + max_tokens "
             f"{max_tokens} exceed the {spec.kv_tokens} KV tokens of one instance"
         )
-    if speculation is not None:
-        speculation.check_workload(group, length)
-    propose = speculation.propose if speculation is not None else None
     home = (group % instances) if static else None
     sched = RolloutScheduler(group, prompt, max_tokens, policy=policy, chunk_size=chunk_size,
                              starvation_s=starvation_s, home=home, placement=placement,
                              true_lengths=length if policy == "oracle" else None)  # fmt: skip
+    if speculation is not None:
+        speculation.check_workload(group, length)
+    propose = speculation.propose if speculation is not None else None
     engines = [ServingInstance(spec, max_batch, max_batched_tokens) for _ in range(instances)]
     n = group.size
     finish = np.full(n, np.nan)
@@ -249,7 +249,7 @@ def simulate_rollout(
         "preemptions": sum(e.preemptions for e in engines),
         "migrations": sched.migrations,
         "chunks": counts["chunks"],
-        "steps": sum(e.steps for e in engines),
+        "steps": sum(e.steps for e in engines) - sum(e > makespan for e in last_end),
         "carried": int(left.size),
         "carried_tokens": int(tokens[left].sum()),
         "acceptance_length": 1.0 if speculation is None else speculation.acceptance_length,

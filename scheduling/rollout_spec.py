@@ -142,6 +142,10 @@ def _pool(
 ) -> tuple[list[list[np.ndarray]], str]:
     """Return the sample pool: per prompt, its non-empty samples' token ids."""
     if not isinstance(data, str):
+        if isinstance(data, bytes) or not isinstance(data, Sequence):
+            raise TypeError(
+                f"data must be a data set name or a list of prompts' samples, got {data!r}"
+            )
         groups = [[_tokens(t, f"data[{i}][{j}]") for j, t in enumerate(g)]
                   for i, g in enumerate(data)]  # fmt: skip
         source = "given"
@@ -198,6 +202,8 @@ def rollout_streams(
     length = as_index_array(output_tokens, "output_tokens")
     if length.shape != group.shape:
         raise ValueError("group_of and output_tokens need one value per request")
+    if (group < 0).any():
+        raise ValueError(f"group_of must be >= 0, got {int(group.min())}")
     if (length < 1).any():
         raise ValueError(f"output_tokens must be >= 1, got {int(length.min())}")
     if isinstance(data, str) and data not in ("auto", "all", "synthetic", *DATASETS):
@@ -307,7 +313,12 @@ class RolloutSpeculator:
             for p in np.unique(group):
                 members = np.flatnonzero(group == p)
                 refs = members.size - 1 if references is None else references
-                refs = check_int(refs, "references", low=0, high=max(0, members.size - 1))
+                refs = check_int(refs, "references", low=0)
+                if refs > members.size - 1:
+                    raise ValueError(
+                        f"references={refs}, but group {int(p)} has {members.size - 1} "
+                        "siblings per request"
+                    )
                 block_of[members] = blocks + np.arange(members.size) // (refs + 1)
                 blocks = int(block_of[members].max()) + 1
         elif references not in (None, 0):
@@ -333,12 +344,18 @@ class RolloutSpeculator:
         if self._used:
             raise ValueError("a RolloutSpeculator serves one simulation: build a new one")
         group = np.asarray(group_of)
-        if group.shape != self.group.shape or (group != self.group).any():
+        if group.shape != self.group.shape:
             raise ValueError(
-                f"the RolloutSpeculator was built for other groups ({self.group.size} "
-                f"requests) than the workload's ({group.size} requests)"
+                f"the RolloutSpeculator was built for {self.group.size} requests, the "
+                f"workload has {group.size}"
             )
-        self._used = True
+        differ = np.flatnonzero(group != self.group)
+        if differ.size:
+            r = int(differ[0])
+            raise ValueError(
+                f"the RolloutSpeculator was built for other groups: request {r} is in "
+                f"group {int(self.group[r])} there, {int(group[r])} in the workload"
+            )
         have = np.fromiter((len(t) for t in self._truth), dtype=np.int64, count=len(self._truth))
         short = np.flatnonzero(have < np.asarray(output_tokens))
         if short.size:
@@ -347,6 +364,7 @@ class RolloutSpeculator:
                 f"request {r}'s token stream has {int(have[r])} tokens, fewer than its "
                 f"output length {int(output_tokens[r])}"
             )
+        self._used = True
 
     def _index_of(self, rid: int) -> SuffixAutomaton:
         block = self._block_of[rid]

@@ -196,5 +196,5 @@ def test_rollout_command_refuses_a_speculation_run_too_big_for_memory(
                  "--out", str(tmp_path)])  # fmt: skip
     assert code == 2
     err = capsys.readouterr().err
-    assert "grouped-spec would index" in err and "this machine's 16 GiB" in err
+    assert "grouped-spec would index" in err and "of this machine's 16 GiB" in err
     assert not (tmp_path / "rollout_requests.csv").exists()

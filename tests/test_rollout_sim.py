@@ -189,3 +189,13 @@ def test_carried_tokens_match_the_steps_that_ended(seed, policy):
     # the instances' busy time stops at the makespan
     busy = sum(min(stop, end) - start for _, start, stop, *_ in res.audit if start < end)
     assert res.summary["idle_s"] == pytest.approx(2 * end - busy)
+
+
+def test_matching_placement_fills_a_slot_a_higher_priority_chunk_cannot_use():
+    """The first-come chunk (500 + 10 KV tokens) fits nowhere; the next one fits the only
+    slot: matching placement gives it the slot, as greedy placement does."""
+    for placement in ("greedy", "matching"):
+        s = RolloutScheduler([0, 1], [500, 10], 100, policy="divided", chunk_size=10,
+                             placement=placement)  # fmt: skip
+        orders = s.next_chunks(0.0, [InstanceRoom(1, 100)])
+        assert [(o.rid, o.instance) for o in orders] == [(1, 0)], placement

@@ -293,3 +293,35 @@ def test_chunked_prefill_completion_step_takes_no_draft():
     assert asked == [] and eng.running[0].generated == 1 and len(first) == 1
     eng.step(end, speculate)  # now it decodes, verifying a draft of 3
     assert asked == [1] and eng.running[0].generated == 5
+
+
+def test_a_refused_simulation_leaves_the_speculator_unused():
+    spec = Instance("mistral-7b", "a100")
+    sp = RolloutSpeculator([list(range(10))] * 4, [0, 0, 1, 1], spec)
+    args = ([0, 0, 1, 1], [10] * 4, [5, 7, 3, 4], 10, spec)
+    with pytest.raises(ValueError, match="policy must be one of"):
+        simulate_rollout(*args, instances=2, speculation=sp, policy="bogus")
+    with pytest.raises(ValueError, match="request 2 is in group 1 there, 0 in the workload"):
+        simulate_rollout([0, 0, 0, 1], *args[1:], instances=2, speculation=sp)
+    res = simulate_rollout(*args, instances=2, speculation=sp)  # still usable
+    assert res.tokens.tolist() == [5, 7, 3, 4]
+    with pytest.raises(ValueError, match="group 1 has 0 siblings"):
+        RolloutSpeculator([[1]] * 3, [0, 0, 1], spec, references=1)
+    with pytest.raises(ValueError, match="group_of must be >= 0"):
+        rollout_streams([0, -1], [1, 2], data=[[[1, 2]]])
+    with pytest.raises(TypeError, match="data must be a data set name"):
+        rollout_streams([0], [1], data=5)
+
+
+def test_a_bad_draft_answer_reserves_no_draft_block():
+    spec = Instance("mistral-7b", "a100")
+    eng = ServingInstance(spec)
+    for rid in range(3):
+        eng.enqueue(_Seq(rid, 5, 40))
+    eng.step(0.0)  # prefill: first tokens
+    answers = iter([(2, 3), (2, 3), (10**6, 1)])
+    with pytest.raises(ValueError, match="needs 0 <= drafted"):
+        eng.step(1.0, lambda seq, room, batch: next(answers))
+    next_token = [spec.blocks_for(s.prompt + s.generated + 1) for s in eng.running]
+    assert [s.blocks for s in eng.running] == next_token  # only what _grow gave
+    assert eng.free_blocks + sum(next_token) == spec.kv_blocks
