@@ -288,13 +288,14 @@ def _run_rollout(args: argparse.Namespace) -> int:
         streams = rollout_streams(batch.prompt_id, batch.output_tokens,
                                   data=args.spec_data or "auto", seed=args.seed)  # fmt: skip
         print(f"token streams: {streams.describe()}")
+    given = {"references": args.references, "max_draft": args.max_draft, "paths": args.paths}
+    draft_options = {key: value for key, value in given.items() if value is not None}
     runs = {}
     for name in names:
         runs[name] = run_setup(name, batch, spec, instances=args.instances,
                                chunk_size=args.chunk_size, migration=args.migration,
                                audit=name == names[-1], streams=streams,
-                               references=args.references,
-                               max_draft=args.max_draft or 16, paths=args.paths or 1)  # fmt: skip
+                               **draft_options)  # fmt: skip
     base = runs["baseline"].summary
     header = f"{'setup':<15}{'makespan s':>11}{'tokens/s':>11}{'x baseline':>11}{'tail s':>9}"
     print(header + f"{'tail vs base':>13}{'idle inst-s':>12}{'preempt':>8}{'migrations':>11}"

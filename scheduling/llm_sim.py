@@ -268,7 +268,7 @@ class ServingInstance:
         lengths: list[int] = []
         offsets: list[int] = []
         produced: dict[int, int] = {}
-        plans: list[tuple[_Seq, int, int, int]] = []  # seq, drafted, produced, blocks
+        plans: list[tuple[_Seq, int, int, int, int]] = []  # seq, context, drafted, made, blocks
         free = self.free_blocks
         batch = len(decoding)
         for seq in decoding:  # every answer is checked before any block is reserved
@@ -283,9 +283,8 @@ class ServingInstance:
                 )
             need = max(0, self.spec.blocks_for(context + drafted + 1) - seq.blocks)
             free -= need
-            plans.append((seq, drafted, made, need))
-        for seq, drafted, made, need in plans:
-            context = seq.prompt + seq.generated
+            plans.append((seq, context, drafted, made, need))
+        for seq, context, drafted, made, need in plans:
             if drafted == 0:
                 contexts.append(context)
                 continue

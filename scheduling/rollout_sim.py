@@ -190,9 +190,9 @@ def simulate_rollout(
         end, _, done = eng.step(now, propose)
         last_end[k] = end
         if log is not None:
-            made = [s for s in eng.running if not s.pending] + done
-            ids = tuple(s.rid for s in made)
-            tokens = tuple(s.generated - before.get(s.rid, s.generated - 1) for s in made)
+            producers = [s for s in eng.running if not s.pending] + done
+            ids = tuple(s.rid for s in producers)
+            tokens = tuple(s.generated - before.get(s.rid, s.generated - 1) for s in producers)
             log.append((k, now, end, ids, tokens))
         busy[k] += end - now
         done_at_end[k] = done
